@@ -1,0 +1,73 @@
+"""Update: scan the ingress into the file table, group and validate it into the asset table,
+and keep the valid subset."""
+
+
+import dagster as dg
+import pandas as pd
+
+from hidebound_dagster.core import summary
+from hidebound_dagster.core.asset_table import build_asset_table, valid_files
+from hidebound_dagster.core.file_table import build_file_table
+from hidebound_dagster.resources import DaskResource, HideboundResource
+
+UPDATE = {"group_name": "update", "kinds": {"pandas", "parquet"}, "owners": ["team:pipeline"]}
+
+
+@dg.asset(**UPDATE)
+def file_table(
+    context: dg.AssetExecutionContext, hidebound: HideboundResource, dask: DaskResource
+) -> dg.Output[pd.DataFrame]:
+    """One row per file in the ingress directory: parsed name fields, file traits, asset path
+    and everything wrong with the file."""
+    config = hidebound.config
+    context.log.info(f"update: scanning {config.ingress_directory}")
+    with dask.mapper(config.dask) as mapper:
+        table = build_file_table(
+            config.ingress_directory,
+            config.specifications(),
+            config.include_regex,
+            config.exclude_regex,
+            mapper=mapper,
+            chunks=config.dask.num_partitions,
+        )
+    counts = summary.file_counts(table)
+    context.log.info(f"update: file table done: {counts}")
+    return dg.Output(table, metadata={
+        **counts,
+        "problem_files": dg.MetadataValue.md(summary.markdown_table(summary.problem_files(table))),
+    })
+
+
+@dg.asset(**UPDATE)
+def asset_table(
+    context: dg.AssetExecutionContext, hidebound: HideboundResource, file_table: pd.DataFrame
+) -> dg.Output[pd.DataFrame]:
+    """One row per asset with its whole-asset verdict and an error naming each failing file and
+    rule."""
+    table = build_asset_table(file_table, hidebound.config.specifications())
+    counts = summary.asset_counts(table)
+    context.log.info(f"update: asset table done: {counts}")
+    families = summary.error_families(table["asset_error"])
+    return dg.Output(table, metadata={
+        **counts,
+        "invalid_assets": dg.MetadataValue.md(
+            summary.markdown_table(summary.invalid_assets(table))
+        ),
+        "top_errors": dg.MetadataValue.md(
+            summary.markdown_table(families.rename_axis("error").reset_index())
+        ),
+    })
+
+
+@dg.asset(**UPDATE)
+def validated_assets(
+    context: dg.AssetExecutionContext, file_table: pd.DataFrame, asset_table: pd.DataFrame
+) -> dg.Output[pd.DataFrame]:
+    """The files of valid assets only, one row per file: exactly what create stages."""
+    table = valid_files(file_table, asset_table)
+    context.log.info(f"update: {table['asset_path'].nunique()} valid assets, {len(table)} files")
+    return dg.Output(table, metadata={
+        "assets": int(table["asset_path"].nunique()),
+        "files": len(table),
+        "bytes": int(table["size"].sum()),
+    })

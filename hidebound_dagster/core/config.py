@@ -1,0 +1,339 @@
+"""The hidebound configuration: one validated model, loaded from a file, the environment or a
+dict; every problem is reported at once, before any file is touched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from hidebound_dagster.core.specification import Specification
+from hidebound_dagster.core.specification_files import SpecificationLoadError, load_specifications
+
+METADATA_TYPES = ("asset", "file", "asset-chunk", "file-chunk")
+WORKFLOW_STEPS = ("delete", "update", "create", "export")
+CONFIG_EXTENSIONS = (".json", ".yml", ".yaml")
+STAGING_NAME = "hidebound"
+MetadataType = Literal["asset", "file", "asset-chunk", "file-chunk"]
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot run: the message lists every problem, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"Invalid hidebound config ({count}):\n" + "\n".join(
+            f"- {problem}" for problem in problems
+        ))
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors, so a typo never silently falls back to a default."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+class ClusterOption(Strict):
+    field: str
+    label: str
+    default: Any
+    options: list[Any] = []
+    option_type: Literal["bool", "float", "int", "mapping", "select", "string"]
+
+
+class DaskConfig(Strict):
+    """Where parallel work runs: in-process threads (default), a local cluster, an existing
+    scheduler, or a dask-gateway cluster."""
+
+    cluster_type: Literal["threads", "local", "distributed", "gateway"] = "threads"
+    num_partitions: int = Field(16, ge=1)
+    scheduler_address: str | None = None
+    local_num_workers: int = Field(1, ge=1)
+    local_threads_per_worker: int = Field(1, ge=1)
+    local_multiprocessing: bool = True
+    gateway_address: str = "http://proxy-public/services/dask-gateway"
+    gateway_proxy_address: str | None = None
+    gateway_public_address: str | None = None
+    gateway_auth_type: Literal["basic", "jupyterhub"] = "basic"
+    gateway_api_token: SecretStr | None = None
+    gateway_api_user: str | None = None
+    gateway_min_workers: int = Field(1, ge=1)
+    gateway_max_workers: int = Field(8, ge=1)
+    gateway_shutdown_on_close: bool = True
+    gateway_timeout: int = Field(30, ge=1)
+    gateway_cluster_options: list[ClusterOption] = []
+
+    @model_validator(mode="after")
+    def _address_given(self) -> DaskConfig:
+        if self.cluster_type == "distributed" and not self.scheduler_address:
+            raise ValueError("cluster_type 'distributed' needs a scheduler_address")
+        if self.gateway_min_workers > self.gateway_max_workers:
+            raise ValueError("gateway_min_workers must not exceed gateway_max_workers")
+        return self
+
+
+class ExporterConfig(Strict):
+    metadata_types: list[MetadataType] = list(METADATA_TYPES)
+    dask: DaskConfig | None = None
+
+
+class DiskExporterConfig(ExporterConfig):
+    name: Literal["disk"]
+    target_directory: str
+
+    @field_validator("target_directory")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not Path(value).is_absolute():
+            raise ValueError(f"{value} is not an absolute path")
+        return value
+
+
+AWS_REGIONS = (
+    "af-south-1", "ap-east-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ap-south-1", "ap-southeast-1", "ap-southeast-2", "ca-central-1", "eu-central-1",
+    "eu-north-1", "eu-south-1", "eu-west-1", "eu-west-2", "eu-west-3", "me-south-1",
+    "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+)
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class S3ExporterConfig(ExporterConfig):
+    name: Literal["s3"]
+    access_key: SecretStr
+    secret_key: SecretStr
+    bucket: str
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        if not BUCKET_NAME.match(value):
+            raise ValueError(
+                f"{value} is not a valid bucket name: 3 to 63 lowercase letters, digits, "
+                "periods and hyphens, beginning and ending with a letter or digit"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _known_region(self) -> S3ExporterConfig:
+        if self.endpoint_url is None and self.region not in AWS_REGIONS:
+            raise ValueError(f"{self.region} is not a valid AWS region")
+        return self
+
+
+class GirderExporterConfig(ExporterConfig):
+    name: Literal["girder"]
+    api_key: SecretStr
+    root_id: str
+    root_type: Literal["collection", "folder"] = "collection"
+    host: str = "http://0.0.0.0"
+    port: int = Field(8180, gt=1023, lt=65536)
+    metadata_types: list[MetadataType] = ["asset", "file"]
+
+
+AnyExporterConfig = Annotated[
+    DiskExporterConfig | S3ExporterConfig | GirderExporterConfig, Field(discriminator="name")
+]
+
+
+class WebhookConfig(Strict):
+    url: SecretStr
+    method: Literal["get", "put", "post", "delete", "patch"]
+    headers: dict[str, str] | None = None
+    data: dict[str, Any] | None = None
+    json_: dict[str, Any] | None = Field(None, alias="json")
+    params: dict[str, Any] | None = None
+    timeout: float | None = Field(None, gt=0)
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, populate_by_name=True)
+
+
+class HideboundConfig(Strict):
+    """Every setting of a hidebound deployment; relative paths resolve against `base_dir` of the
+    validation context (the config file's directory)."""
+
+    ingress_directory: Path
+    staging_directory: Path
+    include_regex: str = ""
+    exclude_regex: str = r"\.DS_Store"
+    write_mode: Literal["copy", "move"] = "copy"
+    dask: DaskConfig = DaskConfig()
+    workflow: list[Literal["delete", "update", "create", "export"]] = list(WORKFLOW_STEPS)
+    redact_regex: str = r"(_key|_id|_token|url)$"
+    redact_hash: bool = True
+    specification_files: list[Path] = []
+    exporters: list[AnyExporterConfig] = []
+    webhooks: list[WebhookConfig] = []
+
+    @field_validator("ingress_directory", "staging_directory", "specification_files", mode="before")
+    @classmethod
+    def _resolve(cls, value: Any, info: ValidationInfo) -> Any:
+        base = Path((info.context or {}).get("base_dir", "."))
+        if isinstance(value, list):
+            return [(base / str(item)).resolve() for item in value]
+        return (base / str(value)).resolve() if isinstance(value, str | Path) else value
+
+    @field_validator("ingress_directory")
+    @classmethod
+    def _ingress_exists(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a directory or does not exist")
+        return value
+
+    @field_validator("staging_directory")
+    @classmethod
+    def _staging_named(cls, value: Path) -> Path:
+        if value.name != STAGING_NAME:
+            raise ValueError(f"{value} directory is not named {STAGING_NAME}")
+        if not value.parent.is_dir():
+            raise ValueError(f"{value.parent} (the staging directory's parent) does not exist")
+        return value
+
+    @field_validator("include_regex", "exclude_regex", "redact_regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"{value!r} is not a valid regular expression: {error}") from None
+        return value
+
+    @field_validator("specification_files")
+    @classmethod
+    def _specifications_load(cls, value: list[Path]) -> list[Path]:
+        try:
+            load_specifications(value)
+        except SpecificationLoadError as error:
+            raise ValueError("; ".join(error.problems)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _apart(self) -> HideboundConfig:
+        ingress, staging = self.ingress_directory, self.staging_directory
+        if ingress == staging or ingress in staging.parents or staging in ingress.parents:
+            raise ValueError(
+                f"staging directory {staging} and ingress directory {ingress} must not be "
+                "equal or inside one another"
+            )
+        return self
+
+    def specifications(self) -> dict[str, type[Specification]]:
+        """The specification classes by token, loaded once per file version."""
+        return load_specifications(self.specification_files)
+
+
+def validate_config(data: Mapping[str, Any], base_dir: str | Path = ".") -> HideboundConfig:
+    """Validate a config mapping, raising ConfigError with every problem."""
+    try:
+        return HideboundConfig.model_validate(dict(data), context={"base_dir": str(base_dir)})
+    except ValidationError as error:
+        raise ConfigError([describe_error(item) for item in error.errors()]) from None
+
+
+def describe_error(item: Mapping[str, Any]) -> str:
+    """One pydantic error as `location: message`, never echoing the input value."""
+    location = ".".join(str(part) for part in item["loc"]) or "config"
+    message = item["msg"].removeprefix("Value error, ")
+    if item["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif item["type"] == "missing":
+        message = "required key is missing"
+    return f"{location}: {message}"
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A YAML or JSON config file as a dict."""
+    path = Path(path)
+    if path.suffix.lower() not in CONFIG_EXTENSIONS:
+        raise ConfigError([f"{path}: config files must end in one of {list(CONFIG_EXTENSIONS)}"])
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        raise ConfigError([f"{path}: cannot be read: {error}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: must hold a mapping of config keys"])
+    return data
+
+
+ENV_PREFIX = "HIDEBOUND_"
+ENV_YAML_KEYS = ("specification_files", "workflow", "exporters", "webhooks")
+ENV_SCALAR_KEYS = (
+    "ingress_directory", "staging_directory", "include_regex", "exclude_regex", "write_mode",
+    "redact_regex", "redact_hash",
+)
+
+
+def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Config keys from HIDEBOUND_* variables; unset variables keep their defaults."""
+    config: dict[str, Any] = {}
+    for key in (*ENV_SCALAR_KEYS, *ENV_YAML_KEYS):
+        value = environ.get(ENV_PREFIX + key.upper())
+        if value is not None:
+            config[key] = yaml.safe_load(value) if key in ENV_YAML_KEYS else value
+    dask_prefix = ENV_PREFIX + "DASK_"
+    dask = {
+        name.removeprefix(dask_prefix).lower(): value
+        for name, value in environ.items()
+        if name.startswith(dask_prefix)
+    }
+    if "gateway_cluster_options" in dask:
+        dask["gateway_cluster_options"] = yaml.safe_load(dask["gateway_cluster_options"])
+    if dask:
+        config["dask"] = dask
+    return config
+
+
+def load_config(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> HideboundConfig:
+    """The effective config: a YAML/JSON file when one is named, else HIDEBOUND_* variables,
+    then `overrides` on top; raise ConfigError listing every problem."""
+    environ = os.environ if environ is None else environ
+    if config_file:
+        data, base_dir = read_config_file(config_file), Path(config_file).resolve().parent
+    else:
+        data, base_dir = config_from_env(environ), Path.cwd()
+    return validate_config({**data, **(overrides or {})}, base_dir)
+
+
+def redacted(config: HideboundConfig) -> dict[str, Any]:
+    """The config as plain data for display, with every secret and every key matching
+    redact_regex replaced by REDACTED or a stable sha256 hash; None stays None."""
+    pattern = re.compile(config.redact_regex)
+
+    def walk(value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            return {key: walk(item, f"{path}/{key}".lstrip("/")) for key, item in value.items()}
+        if isinstance(value, list):
+            return [walk(item, f"{path}/{index}") for index, item in enumerate(value)]
+        secret = isinstance(value, SecretStr)
+        plain = value.get_secret_value() if secret else value
+        if plain is None or not (secret or pattern.search(path)):
+            return str(plain) if isinstance(plain, Path) else plain
+        if not config.redact_hash:
+            return "REDACTED"
+        return "hash-" + hashlib.sha256(str(plain).encode()).hexdigest()[:16]
+
+    return walk(config.model_dump(by_alias=True), "")

@@ -1,0 +1,137 @@
+"""The file table: one row per ingress file with its parsed name fields, traits and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hidebound_dagster.core import naming
+from hidebound_dagster.core.identity import ids
+from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
+from hidebound_dagster.core.scan import scan_directory, select
+from hidebound_dagster.core.specification import Specification, asset_path_errors
+
+NAME_FIELDS = [field for field in naming.FIELDS if field != "extension"]
+#: Errors about the file itself, in the order they are reported; trait errors follow.
+FILE_ERRORS = ["scan_error", "spec_error", "filename_error", "path_error"]
+
+
+def read_traits(traits: Mapping[str, Callable[[str], Any]], paths: list[str]) -> list[dict]:
+    """Every trait of every file in a chunk; a failing trait becomes `<trait>_error`."""
+    rows = []
+    for path in paths:
+        row: dict[str, Any] = {}
+        for name, func in traits.items():
+            try:
+                row[name] = func(path)
+            except Exception as error:  # a trait is user code: any failure is data
+                row[f"{name}_error"] = str(error) or type(error).__name__
+        rows.append(row)
+    return rows
+
+
+def specification_errors(tokens: pd.Series, known: Mapping[str, Any]) -> pd.Series:
+    """Why a file has no usable specification, None where it has one."""
+    errors = pd.Series(None, index=tokens.index, dtype=object)
+    errors[tokens.isna()] = "no specification: the file name has no s-<spec> field"
+    unknown = tokens.notna() & ~tokens.isin(list(known))
+    errors[unknown] = (
+        "unknown specification '" + tokens[unknown].astype(str) + f"' (known: {sorted(known)})"
+    )
+    return errors
+
+
+def parse_spec_rows(spec: type[Specification], rows: pd.DataFrame) -> pd.DataFrame:
+    """Parsed fields, asset name, asset path and naming errors for the rows of one spec."""
+    parsed = naming.parse_names(rows["filename"], spec.filename_fields)
+    parsed["asset_name"] = naming.render_names(parsed, spec.asset_name_fields)
+    parsed["filepath_relative"] = rows["filepath_relative"]
+    parsed["asset_path"] = spec.asset_paths(parsed)
+    parsed["asset_type"] = spec.asset_type
+    if spec.asset_type != "file":
+        parsed["path_error"] = asset_path_errors(parsed)
+    return parsed.drop(columns=["filepath_relative", "extension"], errors="ignore")
+
+
+def trait_table(
+    spec: type[Specification], paths: pd.Series, mapper: Mapper, chunks: int
+) -> pd.DataFrame:
+    """The spec's traits for each path, read in parallel chunks through the mapper."""
+    if not spec.file_traits or paths.empty:
+        return pd.DataFrame(index=paths.index)
+    records = map_chunked(mapper, partial(read_traits, spec.file_traits), paths.tolist(), chunks)
+    return pd.DataFrame.from_records(records, index=paths.index)
+
+
+def trait_errors(table: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Each row's failed traits as 'width, height: message', traits that failed alike together."""
+    failed = table[columns].rename(columns=lambda column: column.removesuffix("_error")).stack()
+    if failed.empty:
+        return pd.Series(pd.NA, index=table.index, dtype="string")
+    frame = failed.rename("message").rename_axis(["row", "trait"]).reset_index()
+    alike = frame.groupby(["row", "message"], sort=False)["trait"].agg(", ".join).reset_index()
+    lines = alike["trait"] + ": " + alike["message"].astype(str)
+    return lines.groupby(alike["row"]).agg("; ".join).reindex(table.index).astype("string")
+
+
+def join_errors(parts: list[pd.Series]) -> pd.Series:
+    """The non-null messages of each row joined by '; '; None when a row has none."""
+    joined = pd.Series(pd.NA, index=parts[0].index, dtype="string")
+    for part in parts:
+        part = part.astype("string")
+        joined = (joined + "; " + part).fillna(joined).fillna(part)
+    return joined.astype(object).where(joined.notna(), None)
+
+
+def build_file_table(
+    ingress: Path,
+    specs: Mapping[str, type[Specification]],
+    include_regex: str = "",
+    exclude_regex: str = r"\.DS_Store",
+    mapper: Mapper = serial_map,
+    chunks: int = 16,
+) -> pd.DataFrame:
+    """Scan ingress and return one row per selected file: name fields, traits, asset path,
+    and a `file_error` that says everything wrong with the file (None when nothing is)."""
+    files = select(scan_directory(ingress), include_regex, exclude_regex)
+    files["filepath"] = str(ingress) + "/" + files["filepath_relative"]
+    files["extension"] = files["filename"].str.extract(r".\.([^.]*)$", expand=False)
+    files["specification"] = naming.find_specifications(files["filename"])
+    files["spec_error"] = specification_errors(files["specification"], specs)
+    parts = []
+    for token, rows in files[files["spec_error"].isna()].groupby("specification"):
+        spec = specs[str(token)]
+        parsed = parse_spec_rows(spec, rows)
+        readable = rows.loc[rows["scan_error"].isna(), "filepath"]
+        parts.append(parsed.join(trait_table(spec, readable, mapper, chunks)))
+    extra = pd.concat(parts) if parts else pd.DataFrame(index=files.index[:0])
+    table = files.join(extra.drop(columns=["specification"], errors="ignore"))
+    for column in ["asset_name", "asset_path", "asset_type", *FILE_ERRORS]:
+        if column not in table:
+            table[column] = None
+    traits = sorted(c for c in table.columns if c.endswith("_error") and c not in FILE_ERRORS)
+    table["file_error"] = join_errors(
+        [table[column] for column in FILE_ERRORS] + [trait_errors(table, traits)]
+    )
+    table["file_id"] = ids(table["filepath_relative"])
+    table["asset_id"] = ids(table["asset_path"])
+    return order_columns(table)
+
+
+LEADING = [
+    "filepath_relative", "filename", "specification", "asset_type", "asset_name", "asset_path",
+    *NAME_FIELDS[:1], *NAME_FIELDS[2:], "extension",
+]
+TRAILING = ["file_error", "size", "mtime_ns", "filepath", "file_id", "asset_id"]
+
+
+def order_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Identity and name fields first, traits in the middle, errors and file facts last."""
+    leading = [c for c in LEADING if c in table]
+    trailing = [c for c in TRAILING if c in table]
+    middle = sorted(set(table.columns) - set(leading) - set(trailing))
+    return table[leading + middle + trailing]

@@ -1,0 +1,21 @@
+"""Deterministic ids: uuid5 of a path relative to ingress, so re-runs overwrite, never duplicate."""
+
+from __future__ import annotations
+
+import uuid
+
+import pandas as pd
+
+ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "hidebound-dagster")
+
+
+def path_id(relative_path: str) -> str:
+    """The id of one relative path."""
+    return str(uuid.uuid5(ID_NAMESPACE, relative_path))
+
+
+def ids(paths: pd.Series) -> pd.Series:
+    """The ids of a column of relative paths; None stays None."""
+    return pd.Series(
+        [None if pd.isna(p) else path_id(p) for p in paths], index=paths.index, dtype=object
+    )

@@ -1,0 +1,48 @@
+"""How per-item work is spread out: a mapper applies a function to items, in order."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Mapper(Protocol):
+    """Anything that maps a function over items and returns the results in item order."""
+
+    def __call__(self, func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]: ...
+
+
+def serial_map(func: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """The simplest mapper: one item after another, in this thread."""
+    return [func(item) for item in items]
+
+
+def thread_map(func: Callable[[T], R], items: Sequence[T], workers: int | None = None) -> list[R]:
+    """A thread-pool mapper for I/O-bound work without Dask."""
+    workers = workers or min(32, (os.cpu_count() or 1) * 4)
+    if len(items) <= 1:
+        return serial_map(func, items)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(func, items))
+
+
+def chunked(items: Sequence[T], chunks: int) -> list[list[T]]:
+    """Split items into at most `chunks` contiguous, nearly equal, non-empty lists."""
+    chunks = max(1, min(chunks, len(items)))
+    size, rest = divmod(len(items), chunks)
+    bounds = [i * size + min(i, rest) for i in range(chunks + 1)]
+    return [list(items[lo:hi]) for lo, hi in pairwise(bounds) if hi > lo]
+
+
+def map_chunked(
+    mapper: Mapper, func: Callable[[list[T]], list[R]], items: Sequence[T], chunks: int
+) -> list[R]:
+    """Apply a chunk-level function through a mapper and flatten the results in item order."""
+    results = mapper(func, chunked(items, chunks)) if items else []
+    return [value for chunk in results for value in chunk]

@@ -1,0 +1,155 @@
+"""Specification bases: a user specification is a pandera DataFrameModel over one row per file.
+
+A specification names its file-name grammar (`filename_fields`), how its asset is named
+(`asset_name_fields`), which traits to read from each file (`file_traits`), and declares column
+checks with pandera `Field`s; asset-level rules are DataFrame checks grouped by `asset_path`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from hidebound_dagster.core import validators  # noqa: F401  (registers the custom checks)
+
+#: Class attributes that describe a specification rather than declare a column.
+SPEC_ATTRIBUTES = frozenset({"asset_type", "filename_fields", "asset_name_fields", "file_traits"})
+
+
+class Specification(pa.DataFrameModel):
+    """Base of all specifications; subclass FileSpecification, SequenceSpecification or
+    ComplexSpecification."""
+
+    # Plain class attributes (pandera reads annotated attributes as columns).
+    asset_type = "specification"
+    filename_fields = ("project", "specification", "descriptor", "version", "extension")
+    asset_name_fields = ("project", "specification", "descriptor", "version")
+    file_traits = {}  # trait name -> function of a file path
+
+    project: Optional[Series[str]] = pa.Field(is_project=True)  # noqa: UP045 (pandera needs Optional)
+    specification: Series[str]
+    descriptor: Optional[Series[str]] = pa.Field(is_descriptor=True)  # noqa: UP045
+    version: Optional[Series[int]] = pa.Field(is_version=True)  # noqa: UP045
+    extension: Series[str]
+
+    class Config:
+        coerce = True
+
+    @classmethod
+    def _get_model_attrs(cls) -> dict[str, Any]:
+        """Hide the specification attributes from pandera, which treats attributes as columns."""
+        attrs = super()._get_model_attrs()
+        return {name: value for name, value in attrs.items() if name not in SPEC_ATTRIBUTES}
+
+    @classmethod
+    def token(cls) -> str:
+        """The specification token file names carry (`s-raw001` for class Raw001)."""
+        return cls.__name__.lower()
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        """The table columns this specification reads: its filename fields, then its traits."""
+        return [*cls.filename_fields, *cls.file_traits]
+
+    @classmethod
+    def asset_paths(cls, files: pd.DataFrame) -> pd.Series:
+        """Each file's asset path relative to ingress, from `filepath_relative` and `asset_name`;
+        None where it cannot be found."""
+        raise NotImplementedError(f"{cls.__name__} must define asset_paths")
+
+
+class FileSpecification(Specification):
+    """An asset that is one file."""
+
+    asset_type = "file"
+
+    @classmethod
+    def asset_paths(cls, files: pd.DataFrame) -> pd.Series:
+        return files["filepath_relative"].astype(object)
+
+
+class SequenceSpecification(Specification):
+    """An asset that is the directory holding its files, named after the asset."""
+
+    asset_type = "sequence"
+
+    @classmethod
+    def asset_paths(cls, files: pd.DataFrame) -> pd.Series:
+        parents = files["filepath_relative"].str.rpartition("/")[0]
+        return parents.where(parents != "", None).astype(object)
+
+
+class ComplexSpecification(Specification):
+    """An asset that is a directory tree: the asset directory is the file's nearest ancestor named
+    after the asset (override asset_paths for another layout)."""
+
+    asset_type = "complex"
+
+    @classmethod
+    def asset_paths(cls, files: pd.DataFrame) -> pd.Series:
+        paths = [
+            nearest_ancestor(path, name)
+            for path, name in zip(files["filepath_relative"], files["asset_name"], strict=True)
+        ]
+        return pd.Series(paths, index=files.index, dtype=object)
+
+
+def nearest_ancestor(path: str, name: Any) -> str | None:
+    """The deepest directory of a relative path whose own name is `name`, or None."""
+    parts = path.split("/")[:-1]
+    for depth in range(len(parts), 0, -1):
+        if parts[depth - 1] == name:
+            return "/".join(parts[:depth])
+    return None
+
+
+def asset_path_errors(files: pd.DataFrame) -> pd.Series:
+    """Why a file's asset directory is wrong (None where it is right): a directory asset must be
+    named after the asset its files render."""
+    name = files["asset_name"]
+    path = files["asset_path"]
+    found = path.fillna("").str.rpartition("/")[2]
+    wrong = path.notna() & (found != name)
+    missing = path.isna() & name.notna()
+    errors = pd.Series(None, index=files.index, dtype=object)
+    errors[wrong] = (
+        "Invalid asset directory name. Expecting: " + name[wrong] + ". Found: " + found[wrong] + "."
+    )
+    errors[missing] = "No directory named " + name[missing] + " holds this file."
+    return errors
+
+
+def validation_failures(spec: type[Specification], rows: pd.DataFrame) -> pd.DataFrame:
+    """Validate all rows of one specification at once (lazy, so every failure is reported).
+    Returns one row per failure: the failing table row (None for the whole specification), its
+    scope ('file' for a column check, 'asset' for an asset rule, 'spec') and a message."""
+    columns = [c for c in [*spec.columns(), "asset_path", "filename"] if c in rows.columns]
+    try:
+        spec.validate(rows[columns], lazy=True)
+    except pa.errors.SchemaErrors as failure:
+        return describe_failures(failure.failure_cases)
+    return pd.DataFrame(columns=FAILURE_COLUMNS)
+
+
+FAILURE_COLUMNS = ["row", "scope", "message"]
+
+
+def describe_failures(cases: pd.DataFrame) -> pd.DataFrame:
+    """Pandera failure cases as (row, scope, message), one sentence a user can act on each."""
+    rule = cases["schema_context"] == "DataFrameSchema"
+    general = cases["index"].isna()
+    scope = pd.Series("file", index=cases.index).mask(rule, "asset").mask(general, "spec")
+    missing = cases["check"] == "column_in_dataframe"
+    case_text = cases["failure_case"].map(repr)
+    message = (cases["column"].astype(str) + " " + case_text + " fails " + cases["check"])
+    message = message.mask(rule, "rule failed: " + cases["check"])
+    message = message.mask(general & ~missing, "fails " + cases["check"])
+    message = message.mask(
+        missing,
+        "column " + case_text + " is missing (no filename field or file trait provides it)",
+    )
+    failures = pd.DataFrame({"row": cases["index"], "scope": scope, "message": message})
+    return failures.drop_duplicates(ignore_index=True)

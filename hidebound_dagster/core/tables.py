@@ -1,0 +1,44 @@
+"""Tables on disk: Parquet, written atomically, with mixed-type columns kept readable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def arrow_table(table: pd.DataFrame) -> pa.Table:
+    """The DataFrame as Arrow; a column whose values mix types is stored as text."""
+    try:
+        return pa.Table.from_pandas(table, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        mixed = {
+            column: table[column].map(lambda v: None if v is None else str(v))
+            for column in table.select_dtypes(include="object").columns
+            if _mixed(table[column])
+        }
+        return pa.Table.from_pandas(table.assign(**mixed), preserve_index=False)
+
+
+def _mixed(column: pd.Series) -> bool:
+    try:
+        pa.array(column, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return True
+    return False
+
+
+def write_table(table: pd.DataFrame, path: Path) -> None:
+    """Write Parquet to a temporary name, then rename, so readers never see half a table."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(arrow_table(table), temporary)
+    temporary.replace(path)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a table written by write_table."""
+    return pq.read_table(path).to_pandas()

@@ -1,0 +1,165 @@
+"""File traits: functions ``path -> value`` that describe a file without decoding it.
+
+Image traits read the header only (Pillow opens lazily), and every image trait of a file
+shares one cached header read, so a specification with three image traits opens a file once.
+Failures raise ``TraitError`` whose message is a single line, fit for an ``<trait>_error`` cell.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import stat
+from pathlib import Path
+from typing import NamedTuple
+
+from PIL import Image, UnidentifiedImageError
+
+HEADER_CACHE_SIZE = 4096
+
+# Leading bytes of common image formats: lets a failure say "corrupt PNG" rather than "unknown".
+_SIGNATURES: dict[bytes, str] = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+class TraitError(ValueError):
+    """A trait could not be read from a file; ``str()`` is a one-line message for users."""
+
+
+class ImageHeader(NamedTuple):
+    """What an image header says about the image, without decoding any pixel."""
+
+    width: int
+    height: int
+    channels: int
+    mode: str
+    format: str | None
+
+
+def image_width(path: str | os.PathLike[str]) -> int:
+    """Width of the image in pixels."""
+    return image_header(path).width
+
+
+def image_height(path: str | os.PathLike[str]) -> int:
+    """Height of the image in pixels."""
+    return image_header(path).height
+
+
+def image_channels(path: str | os.PathLike[str]) -> int:
+    """Number of channels as the image displays (a palette counts as RGB, or RGBA if it has
+    transparency)."""
+    return image_header(path).channels
+
+
+def file_size(path: str | os.PathLike[str]) -> int:
+    """Size of the file in bytes."""
+    return _stat_file(os.fspath(path), "size").st_size
+
+
+def image_header(path: str | os.PathLike[str]) -> ImageHeader:
+    """Header of the image at ``path``; cached per file version (path, mtime, size), so a file
+    rewritten in place is read again while unchanged files are read once."""
+    name = os.fspath(path)
+    info = _stat_file(name, "image header")
+    return _read_header(name, info.st_mtime_ns, info.st_size)
+
+
+def header_cache_info() -> functools._CacheInfo:
+    """Hits and misses of the header cache (a miss is one real file read)."""
+    return _read_header.cache_info()
+
+
+def clear_header_cache() -> None:
+    """Forget every cached header, e.g. between test cases or runs."""
+    _read_header.cache_clear()
+
+
+@functools.lru_cache(maxsize=HEADER_CACHE_SIZE)
+def _read_header(path: str, mtime_ns: int, size: int) -> ImageHeader:
+    """Open the image lazily and copy its header; failures raise and are therefore not cached.
+
+    ``mtime_ns`` is part of the cache key only, so a rewritten file misses the cache.
+    """
+    try:
+        with Image.open(path) as image:
+            return ImageHeader(
+                width=image.width,
+                height=image.height,
+                channels=_channels(image),
+                mode=image.mode,
+                format=image.format,
+            )
+    except Exception as error:
+        reason = _describe_failure(error, path, size)
+        raise TraitError(_message("image header", path, reason)) from error
+
+
+def _channels(image: Image.Image) -> int:
+    """Channels as displayed: palette images show as RGB, or RGBA with a transparent entry."""
+    if image.mode == "P":
+        return 4 if "transparency" in image.info else 3
+    return len(image.getbands())
+
+
+def _stat_file(path: str, what: str) -> os.stat_result:
+    """Stat a regular file, turning every failure into a one-line ``TraitError``."""
+    try:
+        info = Path(path).stat()
+    except OSError as error:
+        raise TraitError(_message(what, path, _describe_os_error(error))) from error
+    if not stat.S_ISREG(info.st_mode):
+        raise TraitError(_message(what, path, "not a regular file"))
+    return info
+
+
+def _describe_failure(error: Exception, path: str, size: int) -> str:
+    """Say in a few words why Pillow could not read a header."""
+    if isinstance(error, UnidentifiedImageError):
+        kind = _signature_format(path)
+        if kind is None:
+            return f"not a recognised image ({size} bytes)"
+        return f"corrupt {kind} header ({size} bytes)"
+    if isinstance(error, Image.DecompressionBombError):
+        return f"image too large to open safely ({_one_line(error)})"
+    if isinstance(error, OSError) and error.errno is not None:
+        return _describe_os_error(error)
+    kind = _signature_format(path) or "image"
+    return f"corrupt {kind} header ({size} bytes): {_one_line(error)}"
+
+
+def _describe_os_error(error: OSError) -> str:
+    """Plain words for the file-system errors users actually meet."""
+    if isinstance(error, FileNotFoundError):
+        return "file not found"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, IsADirectoryError):
+        return "not a regular file"
+    return error.strerror or _one_line(error)
+
+
+def _signature_format(path: str) -> str | None:
+    """Format whose signature the file starts with, if any (read only on the failure path)."""
+    try:
+        with Path(path).open("rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return None
+    return next((kind for sig, kind in _SIGNATURES.items() if head.startswith(sig)), None)
+
+
+def _message(what: str, path: str, reason: str) -> str:
+    """The single-line message every trait failure uses."""
+    return f"cannot read {what} of {Path(path).name}: {reason}"
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception's text collapsed onto one line (or its class name if it has none)."""
+    return " ".join(str(error).split()) or type(error).__name__

@@ -1,0 +1,38 @@
+"""Tables between assets are Parquet files under the instance's storage, so search can read
+them without re-running anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from hidebound_dagster.core.tables import read_table, write_table
+
+
+class ParquetIOManager(dg.ConfigurableIOManagerFactory):
+    """Stores each DataFrame asset as <base_dir>/<asset key>.parquet; base_dir defaults to
+    <instance storage>/tables."""
+
+    base_dir: str | None = None
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> ParquetTables:
+        base = self.base_dir or str(Path(context.instance.storage_directory()) / "tables")
+        return ParquetTables(Path(base))
+
+
+class ParquetTables(dg.IOManager):
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = base_dir
+
+    def path(self, context: dg.InputContext | dg.OutputContext) -> Path:
+        return self.base_dir / ("/".join(context.asset_key.path) + ".parquet")
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        path = self.path(context)
+        write_table(obj, path)
+        context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        return read_table(self.path(context))

@@ -1,0 +1,87 @@
+"""Dagster resources: the hidebound config and the Dask cluster that does parallel work."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from hidebound_dagster.core.cluster import dask_mapper
+from hidebound_dagster.core.config import (
+    ENV_PREFIX,
+    ConfigError,
+    DaskConfig,
+    HideboundConfig,
+    load_config,
+)
+from hidebound_dagster.core.parallel import Mapper
+
+#: Used when neither run config nor HIDEBOUND_* variables say otherwise: the bundled example.
+DEFAULT_CONFIG_FILE = Path(__file__).resolve().parents[1] / "hidebound.yaml"
+
+
+def default_config_file() -> str | None:
+    """The example config, unless the environment configures hidebound itself."""
+    configured = any(name.startswith(ENV_PREFIX) for name in os.environ)
+    return None if configured else str(DEFAULT_CONFIG_FILE)
+
+
+class HideboundResource(dg.ConfigurableResource):
+    """The effective hidebound config: a YAML/JSON file (run config `config_file`, else
+    HIDEBOUND_CONFIG_FILEPATH, else HIDEBOUND_* variables), with any key set here on top.
+    It is validated once when the run starts, before any file is touched."""
+
+    config_file: str | None = None
+    ingress_directory: str | None = None
+    staging_directory: str | None = None
+    include_regex: str | None = None
+    exclude_regex: str | None = None
+    write_mode: str | None = None
+    specification_files: list[str] | None = None
+    workflow: list[str] | None = None
+
+    _config: HideboundConfig | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._config = self.load()
+
+    def load(self) -> HideboundConfig:
+        """Validate the config, raising a Failure that lists every problem."""
+        overrides = self.model_dump(exclude={"config_file"}, exclude_none=True)
+        config_file = (
+            self.config_file
+            or os.environ.get(ENV_PREFIX + "CONFIG_FILEPATH")
+            or default_config_file()
+        )
+        try:
+            return load_config(config_file=config_file, overrides=overrides)
+        except ConfigError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
+
+    @property
+    def config(self) -> HideboundConfig:
+        """The validated config of this run."""
+        if self._config is None:
+            self._config = self.load()
+        return self._config
+
+
+class DaskResource(dg.ConfigurableResource):
+    """Where parallel work runs; the hidebound config's `dask` section chooses the cluster, and
+    `scheduler_address` here points every stage at an existing scheduler instead."""
+
+    scheduler_address: str | None = None
+
+    @contextmanager
+    def mapper(self, config: DaskConfig) -> Iterator[Mapper]:
+        """A mapper onto the cluster, open for the duration of the block."""
+        if self.scheduler_address:
+            config = config.model_copy(update={
+                "cluster_type": "distributed", "scheduler_address": self.scheduler_address,
+            })
+        with dask_mapper(config) as mapper:
+            yield mapper
