@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import dagster as dg
 
-from hidebound_dagster.assets import update
+from hidebound_dagster.assets import create, delete, search, update
 from hidebound_dagster.checks import assets_pass_specification
 from hidebound_dagster.io_manager import ParquetIOManager
-from hidebound_dagster.jobs import update_job, workflow_job
-from hidebound_dagster.resources import DaskResource, HideboundResource
+from hidebound_dagster.jobs import ordered, search_job, stage_job, workflow_job
+from hidebound_dagster.resources import DaskResource, HideboundResource, configured_workflow
+
+STAGES = {
+    "delete": lambda after: [delete.staging_cleared_asset(after)],
+    "update": lambda after: [
+        update.file_table_asset(after), update.asset_table, update.validated_assets,
+    ],
+    "create": lambda after: [create.staged_content_asset(after), create.metadata],
+    "export": lambda after: [],
+}
+WORKFLOW = configured_workflow()
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([update]),
+    assets=[*ordered(STAGES, WORKFLOW), *dg.load_assets_from_modules([search])],
     asset_checks=[assets_pass_specification],
-    jobs=[update_job, workflow_job],
+    jobs=[
+        workflow_job(WORKFLOW),
+        stage_job("delete", "Clear <staging>/content and <staging>/metadata."),
+        stage_job("update", "Scan the ingress, validate every asset, keep the valid ones."),
+        stage_job("create", "Stage the valid assets and write their metadata."),
+        search_job,
+    ],
     executor=dg.in_process_executor,
     resources={
         "hidebound": HideboundResource(),

@@ -1,17 +1,48 @@
-"""Jobs: each CRUDES stage on its own, and the workflow that runs them in order."""
+"""Jobs: each CRUDES stage on its own, search, and the workflow that runs the configured steps
+in their configured order."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+
 import dagster as dg
 
-update_job = dg.define_asset_job(
-    "update",
-    selection=dg.AssetSelection.groups("update"),
-    description="Scan the ingress, validate every asset, keep the valid ones.",
+STAGE_GROUPS = {"delete": "delete", "update": "update", "create": "create", "export": "export"}
+
+
+def stage_job(step: str, description: str) -> dg.UnresolvedAssetJobDefinition:
+    """A job that materializes one CRUDES stage."""
+    return dg.define_asset_job(
+        step, selection=dg.AssetSelection.groups(STAGE_GROUPS[step]), description=description
+    )
+
+
+def workflow_job(steps: Sequence[str]) -> dg.UnresolvedAssetJobDefinition:
+    """The configured steps as one run; their order is carried by the asset dependencies."""
+    return dg.define_asset_job(
+        "workflow",
+        selection=dg.AssetSelection.groups(*(STAGE_GROUPS[step] for step in steps)),
+        description=f"The configured workflow: {', '.join(steps)}.",
+    )
+
+
+search_job = dg.define_asset_job(
+    "search",
+    selection=dg.AssetSelection.groups("search"),
+    description="Run a SQL query (run config: ops.search_results.config.query) over the tables.",
 )
 
-workflow_job = dg.define_asset_job(
-    "workflow",
-    selection=dg.AssetSelection.all(),
-    description="The configured workflow over the ingress directory.",
-)
+
+StageBuilder = Callable[[Sequence[dg.AssetKey]], list[dg.AssetsDefinition]]
+
+
+def ordered(stages: Mapping[str, StageBuilder], steps: Sequence[str]) -> list[dg.AssetsDefinition]:
+    """All stage assets, each configured step built to depend on the previous step's assets,
+    so a workflow run executes the steps in the configured order."""
+    result = [asset for step, build in stages.items() if step not in steps for asset in build(())]
+    previous: list[dg.AssetKey] = []
+    for step in steps:
+        assets = stages[step](previous)
+        result += assets
+        previous = [key for asset in assets for key in asset.keys] or previous
+    return result

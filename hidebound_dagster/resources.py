@@ -13,6 +13,7 @@ from pydantic import PrivateAttr
 from hidebound_dagster.core.cluster import dask_mapper
 from hidebound_dagster.core.config import (
     ENV_PREFIX,
+    WORKFLOW_STEPS,
     ConfigError,
     DaskConfig,
     HideboundConfig,
@@ -85,3 +86,12 @@ class DaskResource(dg.ConfigurableResource):
             })
         with dask_mapper(config) as mapper:
             yield mapper
+
+
+def configured_workflow() -> list[str]:
+    """The workflow steps of the config in effect when the code location loads; the default
+    order when that config cannot be read (the run then fails on the config, listing why)."""
+    try:
+        return list(HideboundResource().load().workflow)
+    except dg.Failure:
+        return list(WORKFLOW_STEPS)

@@ -2,6 +2,8 @@
 and keep the valid subset."""
 
 
+from collections.abc import Sequence
+
 import dagster as dg
 import pandas as pd
 
@@ -13,8 +15,7 @@ from hidebound_dagster.resources import DaskResource, HideboundResource
 UPDATE = {"group_name": "update", "kinds": {"pandas", "parquet"}, "owners": ["team:pipeline"]}
 
 
-@dg.asset(**UPDATE)
-def file_table(
+def scan(
     context: dg.AssetExecutionContext, hidebound: HideboundResource, dask: DaskResource
 ) -> dg.Output[pd.DataFrame]:
     """One row per file in the ingress directory: parsed name fields, file traits, asset path
@@ -29,6 +30,7 @@ def file_table(
             config.exclude_regex,
             mapper=mapper,
             chunks=config.dask.num_partitions,
+            log=context.log.info,
         )
     counts = summary.file_counts(table)
     context.log.info(f"update: file table done: {counts}")
@@ -36,6 +38,14 @@ def file_table(
         **counts,
         "problem_files": dg.MetadataValue.md(summary.markdown_table(summary.problem_files(table))),
     })
+
+
+def file_table_asset(after: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefinition:
+    """file_table, ordered after the given assets (the previous workflow step)."""
+    return dg.asset(name="file_table", deps=list(after), **UPDATE)(scan)
+
+
+file_table = file_table_asset()
 
 
 @dg.asset(**UPDATE)

@@ -12,6 +12,7 @@ import pandas as pd
 from hidebound_dagster.core import naming
 from hidebound_dagster.core.identity import ids
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
+from hidebound_dagster.core.progress import Progress
 from hidebound_dagster.core.scan import scan_directory, select
 from hidebound_dagster.core.specification import Specification, asset_path_errors
 
@@ -58,12 +59,18 @@ def parse_spec_rows(spec: type[Specification], rows: pd.DataFrame) -> pd.DataFra
 
 
 def trait_table(
-    spec: type[Specification], paths: pd.Series, mapper: Mapper, chunks: int
+    spec: type[Specification],
+    paths: pd.Series,
+    mapper: Mapper,
+    chunks: int,
+    log: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """The spec's traits for each path, read in parallel chunks through the mapper."""
     if not spec.file_traits or paths.empty:
         return pd.DataFrame(index=paths.index)
-    records = map_chunked(mapper, partial(read_traits, spec.file_traits), paths.tolist(), chunks)
+    progress = Progress(log, f"update: traits of {spec.token()}", len(paths)) if log else None
+    read = partial(read_traits, spec.file_traits)
+    records = map_chunked(mapper, read, paths.tolist(), chunks, progress)
     return pd.DataFrame.from_records(records, index=paths.index)
 
 
@@ -94,6 +101,7 @@ def build_file_table(
     exclude_regex: str = r"\.DS_Store",
     mapper: Mapper = serial_map,
     chunks: int = 16,
+    log: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Scan ingress and return one row per selected file: name fields, traits, asset path,
     and a `file_error` that says everything wrong with the file (None when nothing is)."""
@@ -107,7 +115,7 @@ def build_file_table(
         spec = specs[str(token)]
         parsed = parse_spec_rows(spec, rows)
         readable = rows.loc[rows["scan_error"].isna(), "filepath"]
-        parts.append(parsed.join(trait_table(spec, readable, mapper, chunks)))
+        parts.append(parsed.join(trait_table(spec, readable, mapper, chunks, log)))
     extra = pd.concat(parts) if parts else pd.DataFrame(index=files.index[:0])
     table = files.join(extra.drop(columns=["specification"], errors="ignore"))
     for column in ["asset_name", "asset_path", "asset_type", *FILE_ERRORS]:

@@ -41,8 +41,19 @@ def chunked(items: Sequence[T], chunks: int) -> list[list[T]]:
 
 
 def map_chunked(
-    mapper: Mapper, func: Callable[[list[T]], list[R]], items: Sequence[T], chunks: int
+    mapper: Mapper,
+    func: Callable[[list[T]], list[R]],
+    items: Sequence[T],
+    chunks: int,
+    progress: Callable[[int], None] | None = None,
 ) -> list[R]:
-    """Apply a chunk-level function through a mapper and flatten the results in item order."""
-    results = mapper(func, chunked(items, chunks)) if items else []
-    return [value for chunk in results for value in chunk]
+    """Apply a chunk-level function through a mapper and flatten the results in item order.
+    With `progress`, chunks go in up to ten waves and progress(items done) follows each."""
+    parts = chunked(items, chunks * (10 if progress else 1))
+    waves = chunked(parts, 10) if progress else [parts]
+    results: list[R] = []
+    for wave in waves:
+        results += [value for chunk in mapper(func, wave) for value in chunk]
+        if progress:
+            progress(len(results))
+    return results

@@ -1,0 +1,89 @@
+"""Create: stage the files of valid assets and write their metadata."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import dagster as dg
+import pandas as pd
+
+from hidebound_dagster.core import summary
+from hidebound_dagster.core.metadata import (
+    asset_records,
+    file_records,
+    file_table_for_metadata,
+    write_metadata,
+)
+from hidebound_dagster.core.staging import CONTENT, METADATA, StagingError, stage_content, stageable
+from hidebound_dagster.resources import DaskResource, HideboundResource
+
+CREATE = {"group_name": "create", "owners": ["team:pipeline"]}
+
+
+def stage(
+    context: dg.AssetExecutionContext,
+    hidebound: HideboundResource,
+    dask: DaskResource,
+    validated_assets: pd.DataFrame,
+) -> dg.Output[pd.DataFrame]:
+    """Every file of every valid asset, copied or moved into <staging>/content under its path
+    relative to ingress; an asset with a file gone or changed since update is left out whole."""
+    config = hidebound.config
+    files, skipped = stageable(validated_assets)
+    context.log.info(
+        f"create: {config.write_mode} {len(files)} files of "
+        f"{files['asset_path'].nunique()} assets into {config.staging_directory / CONTENT}"
+    )
+    try:
+        with dask.mapper(config.dask) as mapper:
+            files["sha256"] = stage_content(
+                files, config.ingress_directory, config.staging_directory, config.write_mode,
+                mapper=mapper, chunks=config.dask.num_partitions, log=context.log.info,
+            )
+    except (StagingError, OSError) as error:
+        raise dg.Failure(description=f"create failed, nothing half-written: {error}") from None
+    for line in skipped.itertuples():
+        context.log.warning(f"create: not staged: {line.asset_path}: {line.error}")
+    context.log.info(f"create: staged {len(files)} files")
+    return dg.Output(files, metadata={
+        "assets": int(files["asset_path"].nunique()),
+        "files": len(files),
+        "bytes": int(files["size"].sum()),
+        "write_mode": config.write_mode,
+        "content": dg.MetadataValue.path(str(config.staging_directory / CONTENT)),
+        "not_staged": len(skipped),
+        "not_staged_assets": dg.MetadataValue.md(summary.markdown_table(skipped)),
+    })
+
+
+def staged_content_asset(after: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefinition:
+    """staged_content, ordered after the given assets (the previous workflow step)."""
+    return dg.asset(
+        name="staged_content", deps=list(after), kinds={"pandas", "parquet", "filesystem"},
+        **CREATE,
+    )(stage)
+
+
+staged_content = staged_content_asset()
+
+
+@dg.asset(**CREATE, kinds={"json", "filesystem"})
+def metadata(
+    context: dg.AssetExecutionContext, hidebound: HideboundResource, staged_content: pd.DataFrame
+) -> dg.MaterializeResult:
+    """Per-asset and per-file JSON, and the asset and file chunks, under <staging>/metadata."""
+    config = hidebound.config
+    table = file_table_for_metadata(
+        staged_content, config.specifications(), config.staging_directory
+    )
+    files = file_records(table)
+    assets = asset_records(files)
+    try:
+        write_metadata(config.staging_directory, files, assets, datetime.now())
+    except OSError as error:
+        raise dg.Failure(description=f"cannot write metadata: {error}") from None
+    context.log.info(f"create: wrote metadata of {len(assets)} assets and {len(files)} files")
+    return dg.MaterializeResult(metadata={
+        "assets": len(assets),
+        "files": len(files),
+        "metadata": dg.MetadataValue.path(str(config.staging_directory / METADATA)),
+    })

@@ -1,0 +1,76 @@
+"""Command line: `hidebound-dagster search` over the last update's tables, and
+`hidebound-dagster config` to print the effective, redacted config."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from hidebound_dagster.core.config import ConfigError, load_config, redacted
+from hidebound_dagster.core.search import SearchError, search_tables
+from hidebound_dagster.resources import default_config_file
+
+
+def default_tables_dir() -> Path | None:
+    """Where the Parquet IO manager keeps tables for the instance in DAGSTER_HOME."""
+    home = os.environ.get("DAGSTER_HOME")
+    return Path(home) / "storage" / "tables" if home else None
+
+
+def run_search(args: argparse.Namespace) -> int:
+    tables = args.tables or default_tables_dir()
+    if tables is None:
+        print("error: set DAGSTER_HOME or pass --tables DIR", file=sys.stderr)
+        return 2
+    try:
+        result = search_tables(args.query, Path(tables), args.group_by)
+    except SearchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(result.to_json(orient="records", indent=2))
+    elif args.format == "csv":
+        print(result.to_csv(index=False), end="")
+    else:
+        print(result.to_string(index=False) if len(result) else "(no rows)")
+    return 0
+
+
+def run_config(args: argparse.Namespace) -> int:
+    path = args.config_file or os.environ.get("HIDEBOUND_CONFIG_FILEPATH") or default_config_file()
+    try:
+        config = load_config(config_file=path)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(yaml.safe_dump(redacted(config), sort_keys=False), end="")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="hidebound-dagster", description=__doc__)
+    commands = main.add_subparsers(dest="command", required=True)
+    search = commands.add_parser("search", help="SQL over the file or asset table (`FROM data`)")
+    search.add_argument("query")
+    search.add_argument("--group-by", choices=["file", "asset"], default="file")
+    search.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    search.add_argument("--tables", help="directory of the Parquet tables "
+                        "(default: $DAGSTER_HOME/storage/tables)")
+    search.set_defaults(run=run_search)
+    config = commands.add_parser("config", help="print the effective config, redacted")
+    config.add_argument("--config-file", help="default: $HIDEBOUND_CONFIG_FILEPATH")
+    config.set_defaults(run=run_config)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

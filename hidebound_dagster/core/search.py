@@ -1,0 +1,62 @@
+"""Search: SQL over the file table or the asset table, as a table named `data`.
+
+DuckDB runs the query over the persisted tables in memory; its SQL is standard, and a bad
+query comes back as the database's own message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import pandas as pd
+
+from hidebound_dagster.core.asset_table import with_verdict
+from hidebound_dagster.core.tables import read_table
+
+GroupBy = Literal["file", "asset"]
+
+
+class SearchError(ValueError):
+    """A query the database rejected; the message is the database's."""
+
+
+def searchable(files: pd.DataFrame, assets: pd.DataFrame, group_by: GroupBy) -> pd.DataFrame:
+    """The table a query sees: assets, or files with their asset verdict and coordinates split
+    into x/y/z columns (a copy: searching never changes the tables)."""
+    if group_by == "asset":
+        return assets.copy()
+    table = with_verdict(files, assets)
+    if "coordinate" in table:
+        axes = pd.DataFrame(
+            table["coordinate"].map(lambda c: list(c) if c is not None else []).tolist(),
+            index=table.index,
+        ).reindex(columns=range(3))
+        table[["coordinate_x", "coordinate_y", "coordinate_z"]] = axes.astype("Int64")
+        table = table.drop(columns="coordinate")
+    return table
+
+
+def search(
+    query: str, files: pd.DataFrame, assets: pd.DataFrame, group_by: GroupBy = "file"
+) -> pd.DataFrame:
+    """Run a SQL query against `data`; raise SearchError with the database's message."""
+    data = searchable(files, assets, group_by)
+    with duckdb.connect(":memory:") as connection:
+        connection.register("data", data)
+        try:
+            return connection.execute(query).df()
+        except duckdb.Error as error:
+            raise SearchError(str(error)) from None
+
+
+def search_tables(
+    query: str, tables_dir: Path, group_by: GroupBy = "file"
+) -> pd.DataFrame:
+    """Search the file and asset tables persisted under tables_dir by the last update."""
+    paths = [tables_dir / "file_table.parquet", tables_dir / "asset_table.parquet"]
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise SearchError(f"no tables to search: {', '.join(missing)} not found; run update first")
+    return search(query, read_table(paths[0]), read_table(paths[1]), group_by)

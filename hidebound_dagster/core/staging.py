@@ -1,0 +1,277 @@
+"""Create and delete: staging the files of valid assets under <staging>/content without ever
+losing or half-writing a file.
+
+Copy mode builds the new content tree beside the old one and swaps it in with renames, so a
+reader sees the old tree or the new one, never a mix. Move mode moves each file into its final
+place (an atomic rename on one filesystem; copy, fsync, verify, then unlink across filesystems),
+so a run killed at any instant leaves every file in ingress, in staging, or in both; an
+interrupted move is put back by `restore_interrupted`.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
+from hidebound_dagster.core.progress import Progress
+
+CONTENT = "content"
+METADATA = "metadata"
+EXPORTED_MARKER = ".exported"
+PARTIAL = ".partial"
+
+
+class StagingError(RuntimeError):
+    """Staging cannot proceed safely; nothing was lost, and the message says what to do."""
+
+
+def sha256(path: Path) -> str:
+    """The hex sha256 of a file's bytes."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def source_changes(files: pd.DataFrame) -> pd.Series:
+    """Why a file can no longer be staged as the update saw it (gone, or its size or mtime
+    changed since), None where it is unchanged."""
+
+    def change(path: str, size: int, mtime_ns: int) -> str | None:
+        try:
+            stat = Path(path).stat()
+        except OSError as error:
+            return f"cannot be staged: {error.strerror} since update"
+        if stat.st_size != size or stat.st_mtime_ns != mtime_ns:
+            return "cannot be staged: it changed since update (size or modification time)"
+        return None
+
+    return pd.Series(
+        [change(*row) for row in zip(files["filepath"], files["size"], files["mtime_ns"],
+                                     strict=True)],
+        index=files.index, dtype=object,
+    )
+
+
+def stageable(files: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split the valid files into those of assets whose every file is unchanged, and a table of
+    the assets left out with their errors (an asset is staged whole or not at all)."""
+    changes = source_changes(files)
+    bad = files.loc[changes.notna(), "asset_path"]
+    lines = files.loc[changes.notna(), "filename"] + ": " + changes.dropna()
+    skipped = lines.groupby(bad).agg("\n".join).rename("error").rename_axis("asset_path")
+    keep = ~files["asset_path"].isin(bad)
+    return files[keep].reset_index(drop=True), skipped.reset_index()
+
+
+def copy_chunk(target: Path, jobs: list[tuple[str, str]]) -> list[str]:
+    """Copy each (source, relative path) under target; return each copy's sha256."""
+    digests = []
+    for source, relative in jobs:
+        destination = target / relative
+        shutil.copyfile(source, destination)
+        digests.append(sha256(destination))
+    return digests
+
+
+def move_chunk(target: Path, jobs: list[tuple[str, str]]) -> list[str]:
+    """Move each (source, relative path) under target without a moment where it is nowhere."""
+    digests = []
+    for source, relative in jobs:
+        digests.append(move_file(Path(source), target / relative))
+    return digests
+
+
+def move_file(source: Path, destination: Path) -> str:
+    """Move one file and return its sha256: rename on one filesystem; across filesystems copy to
+    a partial name, fsync, verify size and sha256, rename into place, then remove the source."""
+    digest = sha256(source)
+    if destination.exists():
+        raise StagingError(f"{destination} already exists; refusing to overwrite it")
+    try:
+        source.rename(destination)
+        return digest
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+    partial_path = destination.with_name(destination.name + PARTIAL)
+    shutil.copyfile(source, partial_path)
+    with partial_path.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    if partial_path.stat().st_size != source.stat().st_size or sha256(partial_path) != digest:
+        partial_path.unlink()
+        raise StagingError(f"copy of {source} to {destination} did not verify; source kept")
+    partial_path.rename(destination)
+    fsync_directory(destination.parent)
+    source.unlink()
+    return digest
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename in a directory durable."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def make_directories(root: Path, relative_paths: pd.Series) -> None:
+    """Create every parent directory once, not once per file."""
+    for parent in relative_paths.str.rpartition("/")[0].unique():
+        (root / parent).mkdir(parents=True, exist_ok=True)
+
+
+def swap_in(new: Path, place: Path) -> None:
+    """Replace `place` by the directory `new` with two renames, then drop the old tree."""
+    old = place.with_name(f".{place.name}-old-{uuid.uuid4().hex[:8]}")
+    if place.exists():
+        place.rename(old)
+    new.rename(place)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def has_files(directory: Path) -> bool:
+    """Whether a directory tree holds any file."""
+    return directory.is_dir() and any(p.is_file() for p in directory.rglob("*"))
+
+
+def complete(staging: Path) -> bool:
+    """A create finished here: its metadata was swapped in after its content."""
+    return (staging / METADATA).is_dir()
+
+
+def exported(staging: Path) -> bool:
+    """The staged content was exported after the last create finished."""
+    marker = staging / EXPORTED_MARKER
+    metadata = staging / METADATA
+    return marker.exists() and (
+        not metadata.exists() or marker.stat().st_mtime_ns >= metadata.stat().st_mtime_ns
+    )
+
+
+def mark_exported(staging: Path) -> None:
+    """Record that every exporter took the current staging, so move mode may delete it."""
+    (staging / EXPORTED_MARKER).write_text("exported\n")
+
+
+def restore_interrupted(ingress: Path, staging: Path) -> int:
+    """Put back into ingress the files of a move that was killed before its metadata was
+    written; returns how many files were put back."""
+    content = staging / CONTENT
+    if complete(staging) or not content.is_dir():
+        return 0
+    restored = 0
+    for path in sorted(p for p in content.rglob("*") if p.is_file()):
+        relative = path.relative_to(content)
+        original = ingress / relative
+        if path.name.endswith(PARTIAL):
+            path.unlink()  # a partial copy: its source was never removed
+        elif original.exists():
+            if sha256(original) == sha256(path):
+                path.unlink()
+        else:
+            original.parent.mkdir(parents=True, exist_ok=True)
+            move_file(path, original)
+            restored += 1
+    remove_empty_directories(content, keep_root=False)
+    return restored
+
+
+def remove_empty_directories(root: Path, keep_root: bool = True) -> None:
+    """Remove, bottom-up, every directory under root that holds nothing."""
+    if not root.is_dir():
+        return
+    for directory, _, _ in sorted(os.walk(root), key=lambda item: -len(item[0])):
+        if (keep_root and Path(directory) == root) or any(os.scandir(directory)):
+            continue
+        Path(directory).rmdir()
+
+
+def delete(ingress: Path, staging: Path, write_mode: str) -> None:
+    """Remove <staging>/content and <staging>/metadata only. In move mode the staged files may
+    be the only copy: an interrupted move is put back first, and content that was never
+    exported is kept, with an error saying so."""
+    if write_mode == "move":
+        restore_interrupted(ingress, staging)
+        if has_files(staging / CONTENT) and not exported(staging):
+            raise StagingError(
+                f"refusing to delete {staging / CONTENT}: in move mode it holds the only copy "
+                "of its files and it has not been exported since it was created; run export "
+                "first, or move the files back"
+            )
+    for name in (CONTENT, METADATA):
+        if (staging / name).exists():
+            shutil.rmtree(staging / name)
+    (staging / EXPORTED_MARKER).unlink(missing_ok=True)
+
+
+def check_apart(ingress: Path, staging: Path) -> None:
+    """Refuse a staging directory inside, containing or equal to the ingress directory."""
+    ingress, staging = ingress.resolve(), staging.resolve()
+    if ingress == staging or ingress in staging.parents or staging in ingress.parents:
+        raise StagingError(
+            f"staging {staging} and ingress {ingress} must not be equal or inside one another"
+        )
+
+
+def stage_content(
+    files: pd.DataFrame,
+    ingress: Path,
+    staging: Path,
+    write_mode: str,
+    mapper: Mapper = serial_map,
+    chunks: int = 16,
+    log: Callable[[str], None] | None = None,
+) -> pd.Series:
+    """Copy or move the files into <staging>/content, replacing what was there; returns each
+    file's sha256. Raises StagingError where the old content must not be replaced."""
+    check_apart(ingress, staging)
+    staging.mkdir(exist_ok=True)
+    content = staging / CONTENT
+    if write_mode == "move":
+        restore_interrupted(ingress, staging)
+        if has_files(content) and not exported(staging):
+            raise StagingError(
+                f"{content} holds files of an earlier move that were not exported; export or "
+                "delete them before the next create"
+            )
+    shutil.rmtree(staging / METADATA, ignore_errors=True)  # content without metadata = unfinished
+    target = content if write_mode == "move" else staging / f".{CONTENT}-{uuid.uuid4().hex[:8]}"
+    if write_mode == "move":
+        shutil.rmtree(content, ignore_errors=True)
+    target.mkdir()
+    make_directories(target, files["filepath_relative"])
+    work = copy_chunk if write_mode == "copy" else move_chunk
+    jobs = list(zip(files["filepath"], files["filepath_relative"], strict=True))
+    try:
+        progress = Progress(log, f"create: {write_mode}", len(jobs)) if log else None
+        digests = map_chunked(mapper, partial(work, target), jobs, chunks, progress)
+    except BaseException:
+        if write_mode == "copy":
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    if write_mode == "copy":
+        swap_in(target, content)
+    else:
+        for parent in files["filepath"].str.rpartition("/")[0].unique():
+            remove_empty_parents(Path(parent), ingress)
+    return pd.Series(digests, index=files.index, dtype=object)
+
+
+def remove_empty_parents(directory: Path, stop: Path) -> None:
+    """Remove a directory emptied by moves, and its emptied parents, up to (not including)
+    stop."""
+    while directory != stop and stop in directory.parents:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent

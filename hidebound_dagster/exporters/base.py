@@ -1,0 +1,281 @@
+"""The export loop every exporter shares: plan the staged items, send them, report.
+
+Content is driven by the file metadata and is always sent; the chosen metadata types follow.
+Per-item work runs through a `mapper(func, items) -> list`, so callers choose the parallelism.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
+
+from hidebound_dagster.exporters.errors import ExportError, redact
+
+METADATA_TYPES: tuple[str, ...] = ("asset", "file", "asset-chunk", "file-chunk")
+CONTENT = "content"
+DEFAULT_CONCURRENCY = 8
+
+Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
+LOGGER = logging.getLogger(__name__)
+
+
+def thread_mapper(max_workers: int = DEFAULT_CONCURRENCY) -> Mapper:
+    """A mapper running items on a thread pool; items not started yet are cancelled on failure."""
+
+    def mapper(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if not items:
+            return []
+        workers = min(max_workers, len(items))
+        with ThreadPoolExecutor(workers, thread_name_prefix="hidebound-export") as pool:
+            futures = [pool.submit(func, item) for item in items]
+            try:
+                return [future.result() for future in futures]
+            finally:
+                for future in futures:
+                    future.cancel()
+
+    return mapper
+
+
+def validate_metadata_types(types: Iterable[str]) -> tuple[str, ...]:
+    """The chosen metadata types, de-duplicated in order; unknown names raise ValueError."""
+    if isinstance(types, str):
+        raise ValueError(f"metadata_types must be a list of names, not the string {types!r}")
+    chosen = tuple(dict.fromkeys(types))
+    unknown = [name for name in chosen if name not in METADATA_TYPES]
+    if unknown:
+        raise ValueError(f"unknown metadata types {unknown}; choose from {list(METADATA_TYPES)}")
+    return chosen
+
+
+@dataclass(frozen=True)
+class ExportItem:
+    """One staging file to send: content (`data` = its file metadata) or a metadata JSON."""
+
+    kind: str  # CONTENT or one of METADATA_TYPES
+    source: Path  # the file in staging
+    relative: str  # its POSIX path under staging: "content/<filepath_relative>", "metadata/..."
+    data: Any = None  # parsed JSON for content, asset and file items; None for chunks
+
+    @property
+    def size(self) -> int:
+        return self.source.stat().st_size
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What one export did."""
+
+    exporter: str  # short exporter name: "disk", "s3" or "girder"
+    target: str  # where the data went, without secrets
+    sent: int  # files or objects written
+    skipped: int  # already present and verified, so not sent again
+    bytes_sent: int
+    seconds: float
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_bytes())
+
+
+def _metadata_files(staging: Path, kind: str) -> list[Path]:
+    folder = staging / "metadata" / kind
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def relative_path(value: str) -> PurePosixPath:
+    """A staging-relative POSIX path from metadata, refused when it could escape its directory."""
+    path = PurePosixPath(value or "")
+    if not value or path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"illegal relative path {value!r} in staging metadata")
+    return path
+
+
+def content_path(file_metadata: dict) -> PurePosixPath:
+    """Where a file lives under `<staging>/content`: its `filepath_relative`."""
+    return relative_path(file_metadata.get("filepath_relative", ""))
+
+
+def plan_content(staging: Path, mapper: Mapper) -> list[ExportItem]:
+    """One content item per file metadata JSON, located under `<staging>/content`."""
+    files = mapper(_read_json, _metadata_files(staging, "file"))
+    items = []
+    for data in files:
+        relative = content_path(data).as_posix()
+        items.append(ExportItem(CONTENT, staging / "content" / relative, f"content/{relative}", data))
+    return items
+
+
+def plan_metadata(
+    staging: Path, kinds: Sequence[str], content: Sequence[ExportItem], mapper: Mapper
+) -> list[ExportItem]:
+    """One item per metadata JSON of the chosen kinds; asset and file items carry their data."""
+    items = []
+    for kind in kinds:
+        paths = _metadata_files(staging, kind)
+        if kind == "file":
+            data = [item.data for item in content]  # already read to plan the content
+        elif kind == "asset":
+            data = mapper(_read_json, paths)
+        else:
+            data = [None] * len(paths)
+        items += [ExportItem(kind, path, f"metadata/{kind}/{path.name}", value)
+                  for path, value in zip(paths, data, strict=True)]
+    return items
+
+
+class _Progress:
+    """Counts finished items; logs each new tenth of the total once, from any thread."""
+
+    def __init__(self, log: logging.Logger, label: str, total: int) -> None:
+        self.log, self.label, self.total = log, label, total
+        self.sent = self.skipped = self.bytes_sent = 0
+        self._tenths = 0
+        self._lock = threading.Lock()
+
+    def add(self, sent: bool, nbytes: int) -> None:
+        with self._lock:
+            self.sent += sent
+            self.skipped += not sent
+            self.bytes_sent += nbytes if sent else 0
+            done = self.sent + self.skipped
+            tenths = done * 10 // self.total
+            if tenths > self._tenths:
+                self._tenths = tenths
+                self.log.info("%s: %d%% (%d of %d)", self.label, tenths * 10, done, self.total)
+
+
+class _Run:
+    """One export run: sends items through the mapper and stops early after the first failure."""
+
+    def __init__(self, exporter: Exporter, progress: _Progress) -> None:
+        self.exporter = exporter
+        self.progress = progress
+        self.first_error: ExportError | None = None
+        self._lock = threading.Lock()
+
+    def each(self, mapper: Mapper, send: Callable[[ExportItem], bool],
+             items: Sequence[ExportItem]) -> None:
+        try:
+            mapper(lambda item: self._one(send, item), items)
+        except Exception:
+            if self.first_error is None:
+                raise
+        if self.first_error is not None:
+            raise self.first_error
+
+    def _one(self, send: Callable[[ExportItem], bool], item: ExportItem) -> bool:
+        if self.first_error is not None:
+            raise RuntimeError("export aborted after an earlier failure")
+        try:
+            sent = send(item)
+            self.progress.add(sent, item.size if sent else 0)
+            return sent
+        except Exception as error:
+            failure = self.exporter._as_export_error(error, item.relative)
+            with self._lock:
+                if self.first_error is None:
+                    self.first_error = failure
+            raise failure from self.exporter._safe_cause(error)
+
+
+class Exporter(ABC):
+    """Base of the exporters: subclasses send one content item or one metadata item at a time."""
+
+    name: ClassVar[str]  # short name used in logs and reports
+    sent_metadata_types: ClassVar[tuple[str, ...]] = METADATA_TYPES  # kinds sent as own items
+
+    def __init__(self, metadata_types: Iterable[str] = METADATA_TYPES) -> None:
+        self.metadata_types = validate_metadata_types(metadata_types)
+
+    @property
+    @abstractmethod
+    def target(self) -> str:
+        """Where this exporter sends data, safe to show: never a secret."""
+
+    @abstractmethod
+    def _export_content(self, item: ExportItem) -> bool:
+        """Send one content file; return False when it was already there and verified."""
+
+    @abstractmethod
+    def _export_metadata(self, item: ExportItem) -> bool:
+        """Send one metadata item; return False when it was already there and verified."""
+
+    @contextmanager
+    def _session(self, staging: Path, content: Sequence[ExportItem]) -> Iterator[None]:
+        """Connect and prepare around the items; code after `yield` runs only on success."""
+        yield
+
+    def _secrets(self) -> tuple[str, ...]:
+        """Strings that must never appear in a message."""
+        return ()
+
+    def _describe(self, error: BaseException) -> str:
+        """A short description of a failure; subclasses classify their own errors."""
+        return f"{type(error).__name__}: {error}"
+
+    def error(self, problem: str) -> ExportError:
+        """An ExportError naming this exporter and its target, with secrets redacted."""
+        return ExportError(type(self).__name__, self.target, redact(problem, self._secrets()))
+
+    def _safe_cause(self, error: BaseException) -> BaseException | None:
+        """`error` to chain as the cause, or None when its text would reveal a secret."""
+        if isinstance(error, ExportError):
+            return error.__cause__
+        text = str(error)
+        return None if redact(text, self._secrets()) != text else error
+
+    def _as_export_error(self, error: BaseException, where: str | None = None) -> ExportError:
+        if isinstance(error, ExportError):
+            return error
+        problem = self._describe(error)
+        return self.error(f"{where}: {problem}" if where else problem)
+
+    def export(
+        self,
+        staging_dir: str | os.PathLike,
+        mapper: Mapper | None = None,
+        log: logging.Logger | None = None,
+    ) -> ExportReport:
+        """Send staged content and the chosen metadata types; raise ExportError on failure."""
+        started = time.monotonic()
+        mapper = mapper or thread_mapper()
+        log = log or LOGGER
+        label = f"{self.name} export"
+        try:
+            report = self._export(Path(staging_dir), mapper, log, label, started)
+        except Exception as error:
+            failure = self._as_export_error(error)
+            log.error("%s failed: %s", label, failure)
+            raise failure from self._safe_cause(error)
+        log.info("%s: complete: %d sent, %d skipped, %d bytes in %.2f s", label,
+                 report.sent, report.skipped, report.bytes_sent, report.seconds)
+        return report
+
+    def _export(self, staging: Path, mapper: Mapper, log: logging.Logger, label: str,
+                started: float) -> ExportReport:
+        if not staging.is_dir():
+            raise self.error(f"staging directory {staging} does not exist")
+        log.info("%s: from %s to %s", label, staging, self.target)
+        content = plan_content(staging, mapper)
+        kinds = [kind for kind in self.metadata_types if kind in self.sent_metadata_types]
+        metadata = plan_metadata(staging, kinds, content, mapper)
+        counts = ", ".join(f"{sum(i.kind == kind for i in metadata)} {kind}" for kind in kinds)
+        log.info("%s: %d content files; metadata: %s", label, len(content), counts or "none")
+        run = _Run(self, _Progress(log, label, len(content) + len(metadata)))
+        with self._session(staging, content):
+            run.each(mapper, self._export_content, content)
+            run.each(mapper, self._export_metadata, metadata)
+        progress = run.progress
+        return ExportReport(self.name, self.target, progress.sent, progress.skipped,
+                            progress.bytes_sent, round(time.monotonic() - started, 3))

@@ -1,0 +1,233 @@
+"""Upload staged content and metadata to an S3 bucket on AWS or any S3-compatible endpoint.
+
+Keys mirror staging under `hidebound/`. Every object carries its sha256 in its metadata, so a
+re-export skips what is already there; every upload is verified by MD5/ETag and by size.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem
+from hidebound_dagster.exporters.disk import sha256_file
+from hidebound_dagster.exporters.errors import retry
+
+PREFIX = "hidebound/"
+MiB = 1024 * 1024
+ACCESS_DENIED = {"SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "403",
+                 "Forbidden", "InvalidToken", "ExpiredToken"}
+THROTTLING = {"Throttling", "ThrottlingException", "SlowDown", "RequestLimitExceeded",
+              "TooManyRequests", "RequestTimeout", "RequestTimeTooSkewed"}
+_PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The botocore error behind wrappers such as boto3's S3UploadFailedError."""
+    while not isinstance(error, ClientError | BotoCoreError):
+        inner = error.__cause__ or error.__context__
+        if inner is None:
+            return error
+        error = inner
+    return error
+
+
+def is_transient(error: BaseException) -> bool:
+    """Connection failures, timeouts, 5xx and throttling are worth retrying; the rest is not."""
+    error = _root_cause(error)
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return True
+    if isinstance(error, ClientError):
+        return _status(error) >= 500 or _status(error) == 429 or _code(error) in THROTTLING
+    return False
+
+
+def _etag_matches(etag: str, md5: str | None) -> bool:
+    """An ETag that is a plain MD5 must equal ours; multipart ETags are not MD5s."""
+    etag = etag.strip('"')
+    return md5 is None or not _PLAIN_MD5.fullmatch(etag) or etag == md5
+
+
+class S3Exporter(Exporter):
+    """Sends content to `hidebound/content/...` and metadata to `hidebound/metadata/<type>/...`."""
+
+    name = "s3"
+
+    def __init__(
+        self,
+        bucket: str,
+        region: str,
+        access_key: str,
+        secret_key: str,
+        endpoint_url: str | None = None,
+        metadata_types: Iterable[str] = METADATA_TYPES,
+        client: Any = None,
+        *,
+        attempts: int = 5,
+        retry_delay: float = 0.5,
+        multipart_threshold: int = 64 * MiB,
+        max_pool_connections: int = 32,
+    ) -> None:
+        super().__init__(metadata_types)
+        self.bucket = bucket
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.attempts = attempts
+        self.retry_delay = retry_delay
+        self.multipart_threshold = multipart_threshold
+        self.max_pool_connections = max_pool_connections
+        self._keys = (access_key, secret_key)
+        self._client = client
+        self._transfer = TransferConfig(multipart_threshold=multipart_threshold,
+                                        multipart_chunksize=max(5 * MiB, multipart_threshold // 2),
+                                        max_concurrency=4)
+        self._existing: dict[str, tuple[int, str]] = {}
+        self._sent: dict[str, tuple[int, str | None]] = {}
+
+    @property
+    def target(self) -> str:
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        return f"s3://{self.bucket}{where} (region {self.region})"
+
+    def _secrets(self) -> tuple[str, ...]:
+        return self._keys
+
+    def _make_client(self) -> Any:
+        config = Config(
+            region_name=self.region,
+            retries={"mode": "standard", "max_attempts": 3},
+            max_pool_connections=self.max_pool_connections,
+            connect_timeout=10,
+            read_timeout=120,
+            request_checksum_calculation="when_required",  # we send Content-MD5 ourselves
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path"} if self.endpoint_url else None,
+        )
+        session = boto3.session.Session(aws_access_key_id=self._keys[0],
+                                        aws_secret_access_key=self._keys[1],
+                                        region_name=self.region)
+        return session.client("s3", endpoint_url=self.endpoint_url, config=config)
+
+    def _retry(self, call):
+        return retry(call, is_transient, attempts=self.attempts, base_delay=self.retry_delay)
+
+    @contextmanager
+    def _session(self, staging: Path, content: Sequence[ExportItem]) -> Iterator[None]:
+        self._client = self._client or self._make_client()
+        self._retry(self._ensure_bucket)
+        self._existing = self._retry(self._list)
+        self._sent = {}
+        yield
+        self._verify(self._retry(self._list))
+
+    def _ensure_bucket(self) -> None:
+        """Create the bucket when missing; us-east-1 takes no LocationConstraint."""
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as error:
+            if _code(error) not in {"404", "NoSuchBucket", "NotFound"}:
+                raise
+        location = {} if self.region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        try:
+            self._client.create_bucket(Bucket=self.bucket, **location)
+        except ClientError as error:
+            if _code(error) != "BucketAlreadyOwnedByYou":
+                raise
+
+    def _list(self) -> dict[str, tuple[int, str]]:
+        """key -> (size, ETag) of every object under the prefix."""
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=PREFIX)
+        return {obj["Key"]: (obj["Size"], obj.get("ETag", "")) for page in pages
+                for obj in page.get("Contents", [])}
+
+    def _export_content(self, item: ExportItem) -> bool:
+        return self._retry(lambda: self._upload(item, item.data.get("sha256")))
+
+    def _export_metadata(self, item: ExportItem) -> bool:
+        return self._retry(lambda: self._upload(item, None))
+
+    def _upload(self, item: ExportItem, expected_sha256: str | None) -> bool:
+        """Upload one staged file unless an identical object is there; verify the upload."""
+        key = PREFIX + item.relative
+        size = item.size
+        small = size < self.multipart_threshold
+        body = item.source.read_bytes() if small else None
+        sha256 = hashlib.sha256(body).hexdigest() if small else sha256_file(item.source)
+        if expected_sha256 and sha256 != expected_sha256:
+            raise self.error(f"{item.relative}: staged content does not match its metadata sha256")
+        if self._is_current(key, size, sha256):
+            return False
+        metadata = {"sha256": sha256}
+        md5 = None
+        if small:
+            digest = hashlib.md5(body, usedforsecurity=False)
+            md5 = digest.hexdigest()
+            response = self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, Metadata=metadata,
+                ContentMD5=base64.b64encode(digest.digest()).decode())
+            if not _etag_matches(response.get("ETag", ""), md5):
+                raise self.error(f"{key}: ETag {response.get('ETag')} does not match MD5 {md5}")
+        else:
+            self._client.upload_file(str(item.source), self.bucket, key,
+                                     ExtraArgs={"Metadata": metadata}, Config=self._transfer)
+        self._sent[key] = (size, md5)
+        return True
+
+    def _is_current(self, key: str, size: int, sha256: str) -> bool:
+        """True when the object exists with this size and sha256 metadata."""
+        if key not in self._existing or self._existing[key][0] != size:
+            return False
+        try:
+            head = self._client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _status(error) == 404:
+                return False
+            raise
+        metadata = {name.lower(): value for name, value in head.get("Metadata", {}).items()}
+        return head.get("ContentLength") == size and metadata.get("sha256") == sha256
+
+    def _verify(self, listed: dict[str, tuple[int, str]]) -> None:
+        """Every object sent in this export must be listed with its size and MD5."""
+        bad = sorted(key for key, (size, md5) in self._sent.items()
+                     if key not in listed or listed[key][0] != size
+                     or not _etag_matches(listed[key][1], md5))
+        if bad:
+            raise self.error(f"{len(bad)} uploaded objects failed verification, e.g. {bad[:3]}")
+
+    def _describe(self, error: BaseException) -> str:
+        cause = _root_cause(error)
+        if isinstance(cause, ClientError):
+            code, operation = _code(cause), cause.operation_name
+            if code in ACCESS_DENIED:
+                return (f"{operation}: access denied ({code}); check the access key, the secret "
+                        "key and the bucket permissions")
+            if is_transient(cause):
+                return f"{operation}: server error {code} after {self.attempts} attempts"
+            message = cause.response.get("Error", {}).get("Message", "")
+            return f"{operation}: refused with {code} (HTTP {_status(cause)}): {message}"
+        if is_transient(cause):
+            return (f"cannot reach the endpoint after {self.attempts} attempts "
+                    f"({type(cause).__name__})")
+        return super()._describe(error)
