@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+import dagster as dg
 import yaml
 
 from hidebound_dagster.core.config import ConfigError, load_config, redacted
@@ -17,8 +18,9 @@ from hidebound_dagster.resources import default_config_file
 
 def default_tables_dir() -> Path | None:
     """Where the Parquet IO manager keeps tables for the instance in DAGSTER_HOME."""
-    home = os.environ.get("DAGSTER_HOME")
-    return Path(home) / "storage" / "tables" if home else None
+    if not os.environ.get("DAGSTER_HOME"):
+        return None
+    return Path(dg.DagsterInstance.get().storage_directory()) / "tables"
 
 
 def run_search(args: argparse.Namespace) -> int:
@@ -59,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--group-by", choices=["file", "asset"], default="file")
     search.add_argument("--format", choices=["table", "json", "csv"], default="table")
     search.add_argument("--tables", help="directory of the Parquet tables "
-                        "(default: $DAGSTER_HOME/storage/tables)")
+                        "(default: the tables of the instance in $DAGSTER_HOME)")
     search.set_defaults(run=run_search)
     config = commands.add_parser("config", help="print the effective config, redacted")
     config.add_argument("--config-file", help="default: $HIDEBOUND_CONFIG_FILEPATH")

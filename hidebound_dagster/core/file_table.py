@@ -71,7 +71,7 @@ def trait_table(
     progress = Progress(log, f"update: traits of {spec.token()}", len(paths)) if log else None
     read = partial(read_traits, spec.file_traits)
     records = map_chunked(mapper, read, paths.tolist(), chunks, progress)
-    return pd.DataFrame.from_records(records, index=paths.index)
+    return pd.DataFrame.from_records(records, index=paths.index).convert_dtypes()
 
 
 def trait_errors(table: pd.DataFrame, columns: list[str]) -> pd.Series:
