@@ -6,9 +6,12 @@ import dagster as dg
 
 from hidebound_dagster.assets import create, delete, search, update
 from hidebound_dagster.checks import assets_pass_specification
+from hidebound_dagster.core.config import WORKFLOW_STEPS, HideboundConfig
 from hidebound_dagster.io_manager import ParquetIOManager
 from hidebound_dagster.jobs import ordered, search_job, stage_job, workflow_job
-from hidebound_dagster.resources import DaskResource, HideboundResource, configured_workflow
+from hidebound_dagster.resources import DaskResource, HideboundResource, configured
+from hidebound_dagster.schedules import workflow_schedule
+from hidebound_dagster.sensors import INGRESS, ingress_sensor_for
 
 STAGES = {
     "delete": lambda after: [delete.staging_cleared_asset(after)],
@@ -18,10 +21,13 @@ STAGES = {
     "create": lambda after: [create.staged_content_asset(after), create.metadata],
     "export": lambda after: [],
 }
-WORKFLOW = configured_workflow()
+CONFIG = configured() or HideboundConfig.model_construct(
+    workflow=list(WORKFLOW_STEPS), schedule_cron="0 * * * *", schedule_timezone="UTC"
+)
+WORKFLOW = list(CONFIG.workflow)
 
 defs = dg.Definitions(
-    assets=[*ordered(STAGES, WORKFLOW), *dg.load_assets_from_modules([search])],
+    assets=[INGRESS, *ordered(STAGES, WORKFLOW), *dg.load_assets_from_modules([search])],
     asset_checks=[assets_pass_specification],
     jobs=[
         workflow_job(WORKFLOW),
@@ -30,6 +36,8 @@ defs = dg.Definitions(
         stage_job("create", "Stage the valid assets and write their metadata."),
         search_job,
     ],
+    sensors=[ingress_sensor_for("workflow")],
+    schedules=[workflow_schedule("workflow", CONFIG.schedule_cron, CONFIG.schedule_timezone)],
     executor=dg.in_process_executor,
     resources={
         "hidebound": HideboundResource(),

@@ -8,16 +8,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import yaml
 from pydantic import PrivateAttr
 
 from hidebound_dagster.core.cluster import dask_mapper
 from hidebound_dagster.core.config import (
     ENV_PREFIX,
-    WORKFLOW_STEPS,
     ConfigError,
     DaskConfig,
     HideboundConfig,
     load_config,
+    redacted,
 )
 from hidebound_dagster.core.parallel import Mapper
 
@@ -49,17 +50,27 @@ class HideboundResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._config = self.load()
+        if context.log is not None:
+            context.log.info("hidebound config (redacted):\n" + self.shown())
 
-    def load(self) -> HideboundConfig:
-        """Validate the config, raising a Failure that lists every problem."""
+    def shown(self) -> str:
+        """The effective config as YAML, secrets redacted: safe for logs and the UI."""
+        return yaml.safe_dump(redacted(self.config), sort_keys=False)
+
+    def load_config(self) -> HideboundConfig:
+        """Validate the config, raising ConfigError that lists every problem."""
         overrides = self.model_dump(exclude={"config_file"}, exclude_none=True)
         config_file = (
             self.config_file
             or os.environ.get(ENV_PREFIX + "CONFIG_FILEPATH")
             or default_config_file()
         )
+        return load_config(config_file=config_file, overrides=overrides)
+
+    def load(self) -> HideboundConfig:
+        """Validate the config, raising a Failure that lists every problem."""
         try:
-            return load_config(config_file=config_file, overrides=overrides)
+            return self.load_config()
         except ConfigError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
 
@@ -88,10 +99,10 @@ class DaskResource(dg.ConfigurableResource):
             yield mapper
 
 
-def configured_workflow() -> list[str]:
-    """The workflow steps of the config in effect when the code location loads; the default
-    order when that config cannot be read (the run then fails on the config, listing why)."""
+def configured() -> HideboundConfig | None:
+    """The config in effect when the code location loads (it shapes the workflow job and the
+    schedule); None when it cannot be read, in which case runs fail on it, listing why."""
     try:
-        return list(HideboundResource().load().workflow)
-    except dg.Failure:
-        return list(WORKFLOW_STEPS)
+        return HideboundResource().load_config()
+    except ConfigError:
+        return None

@@ -36,6 +36,7 @@ def scan(
     context.log.info(f"update: file table done: {counts}")
     return dg.Output(table, metadata={
         **counts,
+        "config": dg.MetadataValue.md(f"```yaml\n{hidebound.shown()}```"),
         "problem_files": dg.MetadataValue.md(summary.markdown_table(summary.problem_files(table))),
     })
 

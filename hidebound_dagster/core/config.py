@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -183,6 +184,25 @@ class HideboundConfig(Strict):
     specification_files: list[Path] = []
     exporters: list[AnyExporterConfig] = []
     webhooks: list[WebhookConfig] = []
+    settle_seconds: float = Field(10, ge=0)
+    schedule_cron: str = "0 * * * *"
+    schedule_timezone: str = "UTC"
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value} is not a known time zone") from None
+        return value
+
+    @field_validator("schedule_cron")
+    @classmethod
+    def _cron_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a cron string of 5 fields")
+        return value
 
     @field_validator("ingress_directory", "staging_directory", "specification_files", mode="before")
     @classmethod
@@ -279,7 +299,7 @@ ENV_PREFIX = "HIDEBOUND_"
 ENV_YAML_KEYS = ("specification_files", "workflow", "exporters", "webhooks")
 ENV_SCALAR_KEYS = (
     "ingress_directory", "staging_directory", "include_regex", "exclude_regex", "write_mode",
-    "redact_regex", "redact_hash",
+    "redact_regex", "redact_hash", "settle_seconds", "schedule_cron", "schedule_timezone",
 )
 
 

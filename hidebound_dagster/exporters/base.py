@@ -109,11 +109,9 @@ def content_path(file_metadata: dict) -> PurePosixPath:
 def plan_content(staging: Path, mapper: Mapper) -> list[ExportItem]:
     """One content item per file metadata JSON, located under `<staging>/content`."""
     files = mapper(_read_json, _metadata_files(staging, "file"))
-    items = []
-    for data in files:
-        relative = content_path(data).as_posix()
-        items.append(ExportItem(CONTENT, staging / "content" / relative, f"content/{relative}", data))
-    return items
+    relatives = [content_path(data).as_posix() for data in files]
+    return [ExportItem(CONTENT, staging / "content" / relative, f"content/{relative}", data)
+            for relative, data in zip(relatives, files, strict=True)]
 
 
 def plan_metadata(

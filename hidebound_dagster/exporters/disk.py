@@ -28,7 +28,7 @@ def copy_atomically(source: Path, target: Path) -> None:
     temporary = target.with_name(f".hidebound-{uuid.uuid4().hex}.tmp")
     try:
         shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
+        temporary.replace(target)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

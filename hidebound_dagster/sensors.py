@@ -1,0 +1,78 @@
+"""The ingress sensor: start the workflow when the ingress has changed and settled."""
+
+import json
+import time
+
+import dagster as dg
+
+from hidebound_dagster.core.config import ConfigError
+from hidebound_dagster.core.ingress_state import IngressState, ingress_state
+from hidebound_dagster.resources import HideboundResource
+
+INGRESS = dg.AssetSpec(
+    "ingress",
+    description="The ingress directory, observed by the ingress sensor on every tick.",
+    group_name="update",
+    kinds={"filesystem"},
+)
+CURSOR_VERSION = 1
+
+
+def previous_digest(cursor: str | None) -> str | None:
+    """The digest kept by an earlier tick; None for no cursor or one from another version."""
+    try:
+        data = json.loads(cursor or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("version") != CURSOR_VERSION:
+        return None
+    return data.get("digest")
+
+
+def observation(state: IngressState) -> dg.AssetObservation:
+    """What the tick saw, recorded on the ingress asset."""
+    return dg.AssetObservation(asset_key=INGRESS.key, metadata={
+        "files": state.files,
+        "bytes": state.bytes,
+        "newest_mtime": dg.MetadataValue.timestamp(state.newest_mtime_ns / 1e9)
+        if state.files else 0,
+        "digest": state.digest,
+    })
+
+
+def ingress_sensor_for(job_name: str) -> dg.SensorDefinition:
+    """A sensor that requests `job_name` once per settled ingress state."""
+
+    @dg.sensor(
+        name="ingress_sensor",
+        job_name=job_name,
+        minimum_interval_seconds=10,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Runs the workflow when the ingress has changed and no file was modified "
+        "for settle_seconds.",
+    )
+    def ingress_sensor(
+        context: dg.SensorEvaluationContext, hidebound: HideboundResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        try:
+            config = hidebound.load_config()
+        except ConfigError as error:
+            return dg.SkipReason(f"config error, nothing scanned: {error}")
+        state = ingress_state(config.ingress_directory, config.include_regex, config.exclude_regex)
+        seen = [observation(state)]
+        if state.digest == previous_digest(context.cursor):
+            return dg.SensorResult(skip_reason="unchanged", asset_events=seen)
+        wait = state.settling_seconds(time.time_ns(), config.settle_seconds)
+        if wait > 0:
+            return dg.SensorResult(
+                skip_reason=f"still settling for {wait:.0f} s", asset_events=seen
+            )
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=state.digest, tags={
+                "hidebound/ingress_files": str(state.files),
+            })],
+            cursor=json.dumps({"version": CURSOR_VERSION, "digest": state.digest}),
+            asset_events=seen,
+        )
+
+    return ingress_sensor
