@@ -26,3 +26,30 @@ def assets_pass_specification(asset_table: pd.DataFrame) -> dg.AssetCheckResult:
             ),
         },
     )
+
+
+def specification_check(token: str) -> dg.AssetChecksDefinition:
+    """A check of one specification's assets, so each spec's failures show on their own."""
+
+    @dg.asset_check(
+        asset=asset_table,
+        name=f"{token}_assets_pass",
+        description=f"Every {token} asset passes the {token} specification.",
+    )
+    def check(asset_table: pd.DataFrame) -> dg.AssetCheckResult:
+        assets = asset_table[asset_table["specification"] == token]
+        invalid = assets[~assets["asset_valid"]]
+        return dg.AssetCheckResult(
+            passed=invalid.empty,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{len(invalid)} of {len(assets)} {token} assets failed",
+            metadata={
+                "invalid": len(invalid),
+                "assets": len(assets),
+                "examples": dg.MetadataValue.md(
+                    summary.markdown_table(summary.invalid_assets(invalid), limit=5)
+                ),
+            },
+        )
+
+    return check

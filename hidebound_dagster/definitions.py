@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from hidebound_dagster.assets import create, delete, search, update
-from hidebound_dagster.checks import assets_pass_specification
-from hidebound_dagster.core.config import WORKFLOW_STEPS, HideboundConfig
+from hidebound_dagster.checks import assets_pass_specification, specification_check
+from hidebound_dagster.core.config import WORKFLOW_STEPS
 from hidebound_dagster.io_manager import ParquetIOManager
 from hidebound_dagster.jobs import ordered, search_job, stage_job, workflow_job
 from hidebound_dagster.resources import DaskResource, HideboundResource, configured
@@ -21,14 +21,18 @@ STAGES = {
     "create": lambda after: [create.staged_content_asset(after), create.metadata],
     "export": lambda after: [],
 }
-CONFIG = configured() or HideboundConfig.model_construct(
-    workflow=list(WORKFLOW_STEPS), schedule_cron="0 * * * *", schedule_timezone="UTC"
-)
-WORKFLOW = list(CONFIG.workflow)
+# The config in effect at load time shapes the workflow job, the checks and the schedule.
+LOADED = configured()
+WORKFLOW = list(LOADED.workflow) if LOADED else list(WORKFLOW_STEPS)
+SPEC_TOKENS = sorted(LOADED.specifications()) if LOADED else []
+SCHEDULE = (LOADED.schedule_cron, LOADED.schedule_timezone) if LOADED else ("0 * * * *", "UTC")
 
 defs = dg.Definitions(
     assets=[INGRESS, *ordered(STAGES, WORKFLOW), *dg.load_assets_from_modules([search])],
-    asset_checks=[assets_pass_specification],
+    asset_checks=[
+        assets_pass_specification,
+        *(specification_check(token) for token in SPEC_TOKENS),
+    ],
     jobs=[
         workflow_job(WORKFLOW),
         stage_job("delete", "Clear <staging>/content and <staging>/metadata."),
@@ -37,7 +41,7 @@ defs = dg.Definitions(
         search_job,
     ],
     sensors=[ingress_sensor_for("workflow")],
-    schedules=[workflow_schedule("workflow", CONFIG.schedule_cron, CONFIG.schedule_timezone)],
+    schedules=[workflow_schedule("workflow", *SCHEDULE)],
     executor=dg.in_process_executor,
     resources={
         "hidebound": HideboundResource(),

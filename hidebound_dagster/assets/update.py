@@ -64,6 +64,7 @@ def asset_table(
         "invalid_assets": dg.MetadataValue.md(
             summary.markdown_table(summary.invalid_assets(table))
         ),
+        "validity_tree": dg.MetadataValue.md(summary.validity_tree(table)),
         "top_errors": dg.MetadataValue.md(
             summary.markdown_table(families.rename_axis("error").reset_index())
         ),

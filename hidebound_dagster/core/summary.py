@@ -58,3 +58,25 @@ def error_families(messages: pd.Series, limit: int = 10) -> pd.Series:
     lines = lines.str.replace(r"^[^:]*\.[A-Za-z0-9]+: ", "", regex=True)
     families = lines.str.extract(r"^([^'\"0-9:]*)", expand=False).str.strip()
     return families.value_counts().head(limit)
+
+
+def validity_tree(assets: pd.DataFrame, limit: int = 500) -> str:
+    """The ingress as a Markdown tree: directories, then each asset marked valid or invalid,
+    the replacement for the original's graph tab."""
+    if assets.empty:
+        return "_no assets_"
+    ordered = assets.sort_values("asset_path").head(limit)
+    lines: list[str] = []
+    shown: set[str] = set()
+    for path, valid in zip(ordered["asset_path"], ordered["asset_valid"], strict=True):
+        parts = path.split("/")
+        for depth in range(len(parts) - 1):
+            directory = "/".join(parts[: depth + 1])
+            if directory not in shown:
+                shown.add(directory)
+                lines.append(f"{'  ' * depth}- 📁 {parts[depth]}")
+        mark = "🟢" if valid else "🔴"
+        lines.append(f"{'  ' * (len(parts) - 1)}- {mark} **{parts[-1]}**")
+    if len(assets) > limit:
+        lines.append(f"\n_{len(assets) - limit} more assets not shown_")
+    return "\n".join(lines)
