@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import dagster as dg
 
-from hidebound_dagster.assets import create, delete, search, update
+from hidebound_dagster.assets import create, delete, export, search, update
 from hidebound_dagster.checks import assets_pass_specification, specification_check
 from hidebound_dagster.core.config import WORKFLOW_STEPS
+from hidebound_dagster.exporter_resources import EXPORTER_RESOURCES
 from hidebound_dagster.io_manager import ParquetIOManager
 from hidebound_dagster.jobs import ordered, search_job, stage_job, workflow_job
 from hidebound_dagster.resources import DaskResource, HideboundResource, configured
 from hidebound_dagster.schedules import workflow_schedule
 from hidebound_dagster.sensors import INGRESS, ingress_sensor_for
+
+# The config in effect at load time shapes the workflow job, the checks and the schedule.
+LOADED = configured()
+WORKFLOW = list(LOADED.workflow) if LOADED else list(WORKFLOW_STEPS)
+SPEC_TOKENS = sorted(LOADED.specifications()) if LOADED else []
+SCHEDULE = (LOADED.schedule_cron, LOADED.schedule_timezone) if LOADED else ("0 * * * *", "UTC")
 
 STAGES = {
     "delete": lambda after: [delete.staging_cleared_asset(after)],
@@ -19,14 +26,8 @@ STAGES = {
         update.file_table_asset(after), update.asset_table, update.validated_assets,
     ],
     "create": lambda after: [create.staged_content_asset(after), create.metadata],
-    "export": lambda after: [],
+    "export": lambda after: export.export_assets(LOADED, after),
 }
-# The config in effect at load time shapes the workflow job, the checks and the schedule.
-LOADED = configured()
-WORKFLOW = list(LOADED.workflow) if LOADED else list(WORKFLOW_STEPS)
-SPEC_TOKENS = sorted(LOADED.specifications()) if LOADED else []
-SCHEDULE = (LOADED.schedule_cron, LOADED.schedule_timezone) if LOADED else ("0 * * * *", "UTC")
-
 defs = dg.Definitions(
     assets=[INGRESS, *ordered(STAGES, WORKFLOW), *dg.load_assets_from_modules([search])],
     asset_checks=[
@@ -38,6 +39,7 @@ defs = dg.Definitions(
         stage_job("delete", "Clear <staging>/content and <staging>/metadata."),
         stage_job("update", "Scan the ingress, validate every asset, keep the valid ones."),
         stage_job("create", "Stage the valid assets and write their metadata."),
+        stage_job("export", "Export the staging to every configured exporter, then webhooks."),
         search_job,
     ],
     sensors=[ingress_sensor_for("workflow")],
@@ -47,5 +49,6 @@ defs = dg.Definitions(
         "hidebound": HideboundResource(),
         "dask": DaskResource(),
         "io_manager": ParquetIOManager(),
+        **EXPORTER_RESOURCES,
     },
 )

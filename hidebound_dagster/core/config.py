@@ -51,6 +51,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
+def resolve_path(value: Any, info: ValidationInfo) -> Any:
+    """A path relative to the validation context's base_dir (the config file's directory)."""
+    if not isinstance(value, str | Path):
+        return value
+    return (Path((info.context or {}).get("base_dir", ".")) / value).resolve()
+
+
 class ClusterOption(Strict):
     field: str
     label: str
@@ -96,15 +103,15 @@ class ExporterConfig(Strict):
 
 
 class DiskExporterConfig(ExporterConfig):
-    name: Literal["disk"]
-    target_directory: str
+    """Any legal path; a relative one resolves against the config file's directory."""
 
-    @field_validator("target_directory")
+    name: Literal["disk"]
+    target_directory: Path
+
+    @field_validator("target_directory", mode="before")
     @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not Path(value).is_absolute():
-            raise ValueError(f"{value} is not an absolute path")
-        return value
+    def _resolve(cls, value: Any, info: ValidationInfo) -> Any:
+        return resolve_path(value, info)
 
 
 AWS_REGIONS = (
@@ -117,9 +124,11 @@ BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 class S3ExporterConfig(ExporterConfig):
+    """Credentials may be left out here and given to the s3_exporter resource (EnvVar)."""
+
     name: Literal["s3"]
-    access_key: SecretStr
-    secret_key: SecretStr
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
     bucket: str
     region: str = "us-east-1"
     endpoint_url: str | None = None
@@ -142,8 +151,10 @@ class S3ExporterConfig(ExporterConfig):
 
 
 class GirderExporterConfig(ExporterConfig):
+    """The API key may be left out here and given to the girder_exporter resource (EnvVar)."""
+
     name: Literal["girder"]
-    api_key: SecretStr
+    api_key: SecretStr | None = None
     root_id: str
     root_type: Literal["collection", "folder"] = "collection"
     host: str = "http://0.0.0.0"
@@ -207,10 +218,9 @@ class HideboundConfig(Strict):
     @field_validator("ingress_directory", "staging_directory", "specification_files", mode="before")
     @classmethod
     def _resolve(cls, value: Any, info: ValidationInfo) -> Any:
-        base = Path((info.context or {}).get("base_dir", "."))
         if isinstance(value, list):
-            return [(base / str(item)).resolve() for item in value]
-        return (base / str(value)).resolve() if isinstance(value, str | Path) else value
+            return [resolve_path(item, info) for item in value]
+        return resolve_path(value, info)
 
     @field_validator("ingress_directory")
     @classmethod
