@@ -47,9 +47,16 @@ class HideboundResource(dg.ConfigurableResource):
     workflow: list[str] | None = None
 
     _config: HideboundConfig | None = PrivateAttr(default=None)
+    _error: ConfigError | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._config = self.load()
+        """Validate once per run; a bad config fails the first step that needs it, with the
+        list of problems as the step's error, before any file is touched."""
+        try:
+            self._config = self.load_config()
+        except ConfigError as error:
+            self._error = error
+            return
         if context.log is not None:
             context.log.info("hidebound config (redacted):\n" + self.shown())
 
@@ -76,7 +83,9 @@ class HideboundResource(dg.ConfigurableResource):
 
     @property
     def config(self) -> HideboundConfig:
-        """The validated config of this run."""
+        """The validated config of this run; a Failure listing every problem if invalid."""
+        if self._error is not None:
+            raise dg.Failure(description=str(self._error), allow_retries=False)
         if self._config is None:
             self._config = self.load()
         return self._config

@@ -21,7 +21,6 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from hidebound_dagster.core.specification import Specification
@@ -72,7 +71,7 @@ class DaskConfig(Strict):
 
     cluster_type: Literal["threads", "local", "distributed", "gateway"] = "threads"
     num_partitions: int = Field(16, ge=1)
-    scheduler_address: str | None = None
+    scheduler_address: str | None = Field(None, validate_default=True)
     local_num_workers: int = Field(1, ge=1)
     local_threads_per_worker: int = Field(1, ge=1)
     local_multiprocessing: bool = True
@@ -83,18 +82,24 @@ class DaskConfig(Strict):
     gateway_api_token: SecretStr | None = None
     gateway_api_user: str | None = None
     gateway_min_workers: int = Field(1, ge=1)
-    gateway_max_workers: int = Field(8, ge=1)
+    gateway_max_workers: int = Field(8, ge=1, validate_default=True)
     gateway_shutdown_on_close: bool = True
     gateway_timeout: int = Field(30, ge=1)
     gateway_cluster_options: list[ClusterOption] = []
 
-    @model_validator(mode="after")
-    def _address_given(self) -> DaskConfig:
-        if self.cluster_type == "distributed" and not self.scheduler_address:
+    @field_validator("scheduler_address")
+    @classmethod
+    def _address_given(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("cluster_type") == "distributed" and not value:
             raise ValueError("cluster_type 'distributed' needs a scheduler_address")
-        if self.gateway_min_workers > self.gateway_max_workers:
+        return value
+
+    @field_validator("gateway_max_workers")
+    @classmethod
+    def _workers_ordered(cls, value: int, info: ValidationInfo) -> int:
+        if value < info.data.get("gateway_min_workers", 1):
             raise ValueError("gateway_min_workers must not exceed gateway_max_workers")
-        return self
+        return value
 
 
 class ExporterConfig(Strict):
@@ -130,8 +135,8 @@ class S3ExporterConfig(ExporterConfig):
     access_key: SecretStr | None = None
     secret_key: SecretStr | None = None
     bucket: str
-    region: str = "us-east-1"
     endpoint_url: str | None = None
+    region: str = Field("us-east-1", validate_default=True)
 
     @field_validator("bucket")
     @classmethod
@@ -143,11 +148,12 @@ class S3ExporterConfig(ExporterConfig):
             )
         return value
 
-    @model_validator(mode="after")
-    def _known_region(self) -> S3ExporterConfig:
-        if self.endpoint_url is None and self.region not in AWS_REGIONS:
-            raise ValueError(f"{self.region} is not a valid AWS region")
-        return self
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("endpoint_url") is None and value not in AWS_REGIONS:
+            raise ValueError(f"{value} is not a valid AWS region")
+        return value
 
 
 class GirderExporterConfig(ExporterConfig):
@@ -231,11 +237,18 @@ class HideboundConfig(Strict):
 
     @field_validator("staging_directory")
     @classmethod
-    def _staging_named(cls, value: Path) -> Path:
+    def _staging_usable(cls, value: Path, info: ValidationInfo) -> Path:
+        problems = []
         if value.name != STAGING_NAME:
-            raise ValueError(f"{value} directory is not named {STAGING_NAME}")
+            problems.append(f"{value} directory is not named {STAGING_NAME}")
         if not value.parent.is_dir():
-            raise ValueError(f"{value.parent} (the staging directory's parent) does not exist")
+            problems.append(f"{value.parent} (the staging directory's parent) does not exist")
+        ingress = info.data.get("ingress_directory")
+        if ingress and (ingress == value or ingress in value.parents or value in ingress.parents):
+            problems.append(f"staging directory {value} and ingress directory {ingress} must "
+                            "not be equal or inside one another")
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
     @field_validator("include_regex", "exclude_regex", "redact_regex")
@@ -255,16 +268,6 @@ class HideboundConfig(Strict):
         except SpecificationLoadError as error:
             raise ValueError("; ".join(error.problems)) from None
         return value
-
-    @model_validator(mode="after")
-    def _apart(self) -> HideboundConfig:
-        ingress, staging = self.ingress_directory, self.staging_directory
-        if ingress == staging or ingress in staging.parents or staging in ingress.parents:
-            raise ValueError(
-                f"staging directory {staging} and ingress directory {ingress} must not be "
-                "equal or inside one another"
-            )
-        return self
 
     def specifications(self) -> dict[str, type[Specification]]:
         """The specification classes by token, loaded once per file version."""
@@ -297,12 +300,35 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError([f"{path}: config files must end in one of {list(CONFIG_EXTENSIONS)}"])
     try:
         text = path.read_text()
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as error:
-        raise ConfigError([f"{path}: cannot be read: {error}"]) from None
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot be read: {error.strerror}"]) from None
+    data = parse_json(text, str(path)) if path.suffix.lower() == ".json" else parse_yaml(
+        text, str(path))
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: must hold a mapping of config keys"])
     return data
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """YAML text as data; a syntax error says where, never quoting the text (it may hold a
+    secret)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([f"{source}: not valid YAML{where}: {error.problem}"]) from None
+    except yaml.YAMLError:
+        raise ConfigError([f"{source}: not valid YAML"]) from None
+
+
+def parse_json(text: str, source: str) -> Any:
+    """JSON text as data; a syntax error says where, never quoting the text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError([f"{source}: not valid JSON at line {error.lineno}, column "
+                           f"{error.colno}: {error.msg}"]) from None
 
 
 ENV_PREFIX = "HIDEBOUND_"
@@ -319,7 +345,8 @@ def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     for key in (*ENV_SCALAR_KEYS, *ENV_YAML_KEYS):
         value = environ.get(ENV_PREFIX + key.upper())
         if value is not None:
-            config[key] = yaml.safe_load(value) if key in ENV_YAML_KEYS else value
+            name = ENV_PREFIX + key.upper()
+            config[key] = parse_yaml(value, name) if key in ENV_YAML_KEYS else value
     dask_prefix = ENV_PREFIX + "DASK_"
     dask = {
         name.removeprefix(dask_prefix).lower(): value
@@ -327,7 +354,9 @@ def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         if name.startswith(dask_prefix)
     }
     if "gateway_cluster_options" in dask:
-        dask["gateway_cluster_options"] = yaml.safe_load(dask["gateway_cluster_options"])
+        dask["gateway_cluster_options"] = parse_yaml(
+            dask["gateway_cluster_options"], dask_prefix + "GATEWAY_CLUSTER_OPTIONS"
+        )
     if dask:
         config["dask"] = dask
     return config

@@ -66,12 +66,16 @@ def trait_table(
     log: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """The spec's traits for each path, read in parallel chunks through the mapper."""
-    if not spec.file_traits or paths.empty:
+    if not spec.file_traits:
         return pd.DataFrame(index=paths.index)
+    if paths.empty:
+        return pd.DataFrame(columns=list(spec.file_traits), index=paths.index)
     progress = Progress(log, f"update: traits of {spec.token()}", len(paths)) if log else None
     read = partial(read_traits, spec.file_traits)
     records = map_chunked(mapper, read, paths.tolist(), chunks, progress)
-    return pd.DataFrame.from_records(records, index=paths.index).convert_dtypes()
+    table = pd.DataFrame.from_records(records, index=paths.index).convert_dtypes()
+    missing = [name for name in spec.file_traits if name not in table]
+    return table.assign(**dict.fromkeys(missing, pd.NA))  # every declared trait is a column
 
 
 def trait_errors(table: pd.DataFrame, columns: list[str]) -> pd.Series:

@@ -29,13 +29,18 @@ def searchable(files: pd.DataFrame, assets: pd.DataFrame, group_by: GroupBy) -> 
         return assets.copy()
     table = with_verdict(files, assets)
     if "coordinate" in table:
-        axes = pd.DataFrame(
-            table["coordinate"].map(lambda c: list(c) if c is not None else []).tolist(),
-            index=table.index,
-        ).reindex(columns=range(3))
-        table[["coordinate_x", "coordinate_y", "coordinate_z"]] = axes.astype("Int64")
+        coordinates = table["coordinate"].map(padded)
+        axes = pd.DataFrame(coordinates.tolist(), index=table.index, dtype="Int64")
+        table[["coordinate_x", "coordinate_y", "coordinate_z"]] = axes
         table = table.drop(columns="coordinate")
     return table
+
+
+def padded(coordinate: object) -> list:
+    """A coordinate as exactly three axes (None where absent), whatever the cell holds."""
+    values = list(coordinate) if isinstance(coordinate, list | tuple) or hasattr(
+        coordinate, "tolist") else []
+    return [*values[:3], *[None] * (3 - len(values[:3]))]
 
 
 def search(
@@ -45,6 +50,10 @@ def search(
     data = searchable(files, assets, group_by)
     with duckdb.connect(":memory:") as connection:
         connection.register("data", data)
+        # only `data` is visible: no Python variables, no files, no extensions
+        connection.execute("SET python_enable_replacements = false")
+        connection.execute("SET enable_external_access = false")
+        connection.execute("SET lock_configuration = true")
         try:
             return connection.execute(query).df()
         except duckdb.Error as error:

@@ -7,6 +7,8 @@ checks with pandera `Field`s; asset-level rules are DataFrame checks grouped by 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any, Optional
 
 import pandas as pd
@@ -84,24 +86,29 @@ class SequenceSpecification(Specification):
 
 class ComplexSpecification(Specification):
     """An asset that is a directory tree: the asset directory is the file's nearest ancestor named
-    after the asset (override asset_paths for another layout)."""
+    after the asset (override asset_paths for another layout). A file whose name does not parse
+    belongs to the nearest ancestor carrying this specification's token, so it still counts
+    against its asset."""
 
     asset_type = "complex"
 
     @classmethod
     def asset_paths(cls, files: pd.DataFrame) -> pd.Series:
+        token = re.compile(rf"(?:^|_)s-{cls.token()}(?:_|$)")
         paths = [
-            nearest_ancestor(path, name)
+            nearest_ancestor(path, lambda part, name=name: part == name)
+            if isinstance(name, str)
+            else nearest_ancestor(path, lambda part: token.search(part) is not None)
             for path, name in zip(files["filepath_relative"], files["asset_name"], strict=True)
         ]
         return pd.Series(paths, index=files.index, dtype=object)
 
 
-def nearest_ancestor(path: str, name: Any) -> str | None:
-    """The deepest directory of a relative path whose own name is `name`, or None."""
+def nearest_ancestor(path: str, matches: Callable[[str], bool]) -> str | None:
+    """The deepest directory of a relative path whose own name matches, or None."""
     parts = path.split("/")[:-1]
     for depth in range(len(parts), 0, -1):
-        if parts[depth - 1] == name:
+        if matches(parts[depth - 1]):
             return "/".join(parts[:depth])
     return None
 

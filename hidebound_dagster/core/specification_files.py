@@ -23,7 +23,7 @@ from hidebound_dagster.core.specification import (
 )
 
 BASES = (Specification, FileSpecification, SequenceSpecification, ComplexSpecification)
-TOKEN = re.compile(r"[a-z]{3,4}\d{3}")
+TOKEN = re.compile(r"[a-z]{3,4}[0-9]{3}")
 _MODULES: dict[tuple[str, int], ModuleType] = {}
 
 
@@ -67,6 +67,8 @@ def import_file(path: Path) -> ModuleType:
 def module_specifications(module: ModuleType) -> list[object]:
     """The module's SPECIFICATIONS list, else every specification class it defines."""
     if hasattr(module, "SPECIFICATIONS"):
+        if not isinstance(module.SPECIFICATIONS, list | tuple):
+            raise TypeError("SPECIFICATIONS must be a list of specification classes")
         return list(module.SPECIFICATIONS)
     return [
         value
@@ -114,7 +116,12 @@ def load_specifications(paths: Iterable[Path]) -> dict[str, type[Specification]]
         except Exception as error:  # any failure of user code is a config problem
             problems.append(f"{path}: could not be imported: {type(error).__name__}: {error}")
             continue
-        for spec in module_specifications(module):
+        try:
+            candidates = module_specifications(module)
+        except TypeError as error:
+            problems.append(f"{path}: {error}")
+            continue
+        for spec in candidates:
             issues = specification_problems(spec)
             problems += [f"{path}: {issue}" for issue in issues]
             if issues:

@@ -15,8 +15,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from hidebound_dagster.exporters.errors import ExportError, redact
@@ -58,18 +58,22 @@ def validate_metadata_types(types: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
-@dataclass(frozen=True)
+@dataclass
 class ExportItem:
     """One staging file to send: content (`data` = its file metadata) or a metadata JSON."""
 
     kind: str  # CONTENT or one of METADATA_TYPES
-    source: Path  # the file in staging
+    source: str  # absolute path of the file in staging (a str: cheap to build for 10^5 files)
     relative: str  # its POSIX path under staging: "content/<filepath_relative>", "metadata/..."
     data: Any = None  # parsed JSON for content, asset and file items; None for chunks
+    _size: int | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
-        return self.source.stat().st_size
+        """Bytes of the staged file, read from disk once."""
+        if self._size is None:
+            self._size = os.stat(self.source).st_size  # noqa: PTH116
+        return self._size
 
 
 @dataclass(frozen=True)
@@ -84,51 +88,61 @@ class ExportReport:
     seconds: float
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_bytes())
+def read_json(path: str | os.PathLike) -> Any:
+    """The parsed content of a JSON file."""
+    with open(path, "rb") as handle:  # noqa: PTH123
+        return json.loads(handle.read())
 
 
-def _metadata_files(staging: Path, kind: str) -> list[Path]:
-    folder = staging / "metadata" / kind
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+def _metadata_names(staging: str, kind: str) -> list[str]:
+    """Sorted names of the JSON files of one metadata type; none when the directory is absent."""
+    try:
+        with os.scandir(f"{staging}/metadata/{kind}") as entries:
+            return sorted(e.name for e in entries if e.name.endswith(".json") and e.is_file())
+    except FileNotFoundError:
+        return []
 
 
-def relative_path(value: str) -> PurePosixPath:
+def relative_path(value: str) -> str:
     """A staging-relative POSIX path from metadata, refused when it could escape its directory."""
-    path = PurePosixPath(value or "")
-    if not value or path.is_absolute() or ".." in path.parts:
+    if not value or value.startswith("/") or ".." in value.split("/"):
         raise ValueError(f"illegal relative path {value!r} in staging metadata")
-    return path
+    return value
 
 
-def content_path(file_metadata: dict) -> PurePosixPath:
+def content_path(file_metadata: dict) -> str:
     """Where a file lives under `<staging>/content`: its `filepath_relative`."""
     return relative_path(file_metadata.get("filepath_relative", ""))
 
 
-def plan_content(staging: Path, mapper: Mapper) -> list[ExportItem]:
+def plan_content(staging: str, mapper: Mapper) -> list[ExportItem]:
     """One content item per file metadata JSON, located under `<staging>/content`."""
-    files = mapper(_read_json, _metadata_files(staging, "file"))
-    relatives = [content_path(data).as_posix() for data in files]
-    return [ExportItem(CONTENT, staging / "content" / relative, f"content/{relative}", data)
-            for relative, data in zip(relatives, files, strict=True)]
+    paths = [f"{staging}/metadata/file/{name}" for name in _metadata_names(staging, "file")]
+    records = mapper(read_json, paths)
+    items = []
+    for record in records:
+        relative = content_path(record)
+        items.append(ExportItem(CONTENT, f"{staging}/content/{relative}", f"content/{relative}",
+                                record))
+    return items
 
 
 def plan_metadata(
-    staging: Path, kinds: Sequence[str], content: Sequence[ExportItem], mapper: Mapper
+    staging: str, kinds: Sequence[str], content: Sequence[ExportItem], mapper: Mapper
 ) -> list[ExportItem]:
     """One item per metadata JSON of the chosen kinds; asset and file items carry their data."""
     items = []
     for kind in kinds:
-        paths = _metadata_files(staging, kind)
+        names = _metadata_names(staging, kind)
+        paths = [f"{staging}/metadata/{kind}/{name}" for name in names]
         if kind == "file":
             data = [item.data for item in content]  # already read to plan the content
         elif kind == "asset":
-            data = mapper(_read_json, paths)
+            data = mapper(read_json, paths)
         else:
             data = [None] * len(paths)
-        items += [ExportItem(kind, path, f"metadata/{kind}/{path.name}", value)
-                  for path, value in zip(paths, data, strict=True)]
+        items += [ExportItem(kind, path, f"metadata/{kind}/{name}", value)
+                  for path, name, value in zip(paths, names, data, strict=True)]
     return items
 
 
@@ -265,9 +279,10 @@ class Exporter(ABC):
         if not staging.is_dir():
             raise self.error(f"staging directory {staging} does not exist")
         log.info("%s: from %s to %s", label, staging, self.target)
-        content = plan_content(staging, mapper)
+        root = os.fspath(staging.absolute())
+        content = plan_content(root, mapper)
         kinds = [kind for kind in self.metadata_types if kind in self.sent_metadata_types]
-        metadata = plan_metadata(staging, kinds, content, mapper)
+        metadata = plan_metadata(root, kinds, content, mapper)
         counts = ", ".join(f"{sum(i.kind == kind for i in metadata)} {kind}" for kind in kinds)
         log.info("%s: %d content files; metadata: %s", label, len(content), counts or "none")
         run = _Run(self, _Progress(log, label, len(content) + len(metadata)))

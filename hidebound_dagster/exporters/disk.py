@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 import uuid
@@ -12,25 +13,29 @@ from pathlib import Path
 
 from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem
 
+COPY_BUFFER = 1 << 20
+_PROCESS = uuid.uuid4().hex[:12]  # temporary names: unique per process, then per file
+_COUNTER = itertools.count()
 
-def sha256_file(path: Path, block: int = 1 << 20) -> str:
+
+def sha256_file(path: str | os.PathLike, block: int = 1 << 20) -> str:
     """Hex sha256 of a file, read in blocks."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:  # noqa: PTH123
         while chunk := handle.read(block):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def copy_atomically(source: Path, target: Path) -> None:
+def copy_atomically(source: str, target: str) -> None:
     """Copy to a temporary name beside `target`, then rename: readers never see half a file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".hidebound-{uuid.uuid4().hex}.tmp")
+    temporary = f"{target.rpartition('/')[0]}/.hidebound-{_PROCESS}-{next(_COUNTER)}.tmp"
     try:
-        shutil.copyfile(source, temporary)
-        temporary.replace(target)
+        with open(source, "rb") as reader, open(temporary, "xb") as writer:  # noqa: PTH123
+            shutil.copyfileobj(reader, writer, COPY_BUFFER)
+        os.replace(temporary, target)  # noqa: PTH105 - str paths keep the per-file cost low
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        Path(temporary).unlink(missing_ok=True)
         raise
 
 
@@ -43,6 +48,7 @@ class DiskExporter(Exporter):
                  metadata_types: Iterable[str] = METADATA_TYPES) -> None:
         super().__init__(metadata_types)
         self.target_directory = Path(target_directory).expanduser().absolute()
+        self._directories: set[str] = set()  # made during this export
 
     @property
     def target(self) -> str:
@@ -54,6 +60,7 @@ class DiskExporter(Exporter):
         if target == staging or staging in target.parents:
             raise self.error(f"the target directory must not be inside staging {staging}")
         self.target_directory.mkdir(parents=True, exist_ok=True)
+        self._directories = set()
         yield
 
     def _export_content(self, item: ExportItem) -> bool:
@@ -64,17 +71,21 @@ class DiskExporter(Exporter):
 
     def _mirror(self, item: ExportItem, sha256: str | None) -> bool:
         """Copy the item unless the target already holds the same size and sha256."""
-        target = self.target_directory / item.relative
-        if self._is_current(item.source, target, sha256):
+        target = f"{self.target_directory}/{item.relative}"
+        if self._is_current(item, target, sha256):
             return False
+        directory = target.rpartition("/")[0]
+        if directory not in self._directories:
+            os.makedirs(directory, exist_ok=True)  # noqa: PTH103
+            self._directories.add(directory)
         copy_atomically(item.source, target)
         return True
 
     @staticmethod
-    def _is_current(source: Path, target: Path, sha256: str | None) -> bool:
+    def _is_current(item: ExportItem, target: str, sha256: str | None) -> bool:
         try:
-            if target.stat().st_size != source.stat().st_size:
+            if os.stat(target).st_size != item.size:  # noqa: PTH116
                 return False
         except FileNotFoundError:
             return False
-        return sha256_file(target) == (sha256 or sha256_file(source))
+        return sha256_file(target) == (sha256 or sha256_file(item.source))

@@ -149,7 +149,7 @@ class GirderExporter(Exporter):
 
     def _make_folders(self, content: Sequence[ExportItem]) -> None:
         """Create every directory of the content, parents first, before items run in parallel."""
-        directories = {content_path(item.data).parent for item in content}
+        directories = {PurePosixPath(content_path(item.data)).parent for item in content}
         if ROOT in directories and self.root_type == "collection":
             raise self.error("files at the ingress root cannot go into a collection (Girder "
                              "items need a folder); export to a root_type='folder' instead")
@@ -175,17 +175,18 @@ class GirderExporter(Exporter):
         return self._retry(lambda: self._gc.createItem(folder_id, path.name, reuseExisting=True))
 
     def _export_content(self, item: ExportItem) -> bool:
-        path = content_path(item.data)
+        path = PurePosixPath(content_path(item.data))
         document = self._item(path)
         changed = False
         if "file" in self.metadata_types:
             changed = self._retry(lambda: self._set_metadata("item", document, item.data))
-        uploaded = self._retry(lambda: self._sync_file(document["_id"], item.source, path.name))
+        source = Path(item.source)
+        uploaded = self._retry(lambda: self._sync_file(document["_id"], source, path.name))
         return changed or uploaded
 
     def _export_metadata(self, item: ExportItem) -> bool:
         """Asset metadata: on the asset folder, or on the item of a file-type asset."""
-        path = relative_path(item.data["asset_path_relative"])
+        path = PurePosixPath(relative_path(item.data["asset_path_relative"]))
         if item.data["asset_type"] == "file":
             document = self._item(path)
             return self._retry(lambda: self._set_metadata("item", document, item.data))

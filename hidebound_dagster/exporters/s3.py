@@ -84,7 +84,7 @@ class S3Exporter(Exporter):
         *,
         attempts: int = 5,
         retry_delay: float = 0.5,
-        multipart_threshold: int = 64 * MiB,
+        multipart_threshold: int = 8 * MiB,
         max_pool_connections: int = 32,
     ) -> None:
         super().__init__(metadata_types)
@@ -98,7 +98,7 @@ class S3Exporter(Exporter):
         self._keys = (access_key, secret_key)
         self._client = client
         self._transfer = TransferConfig(multipart_threshold=multipart_threshold,
-                                        multipart_chunksize=max(5 * MiB, multipart_threshold // 2),
+                                        multipart_chunksize=max(5 * MiB, multipart_threshold),
                                         max_concurrency=4)
         self._existing: dict[str, tuple[int, str]] = {}
         self._sent: dict[str, tuple[int, str | None]] = {}
@@ -173,7 +173,7 @@ class S3Exporter(Exporter):
         key = PREFIX + item.relative
         size = item.size
         small = size < self.multipart_threshold
-        body = item.source.read_bytes() if small else None
+        body = Path(item.source).read_bytes() if small else None
         sha256 = hashlib.sha256(body).hexdigest() if small else sha256_file(item.source)
         if expected_sha256 and sha256 != expected_sha256:
             raise self.error(f"{item.relative}: staged content does not match its metadata sha256")
@@ -190,7 +190,7 @@ class S3Exporter(Exporter):
             if not _etag_matches(response.get("ETag", ""), md5):
                 raise self.error(f"{key}: ETag {response.get('ETag')} does not match MD5 {md5}")
         else:
-            self._client.upload_file(str(item.source), self.bucket, key,
+            self._client.upload_file(item.source, self.bucket, key,
                                      ExtraArgs={"Metadata": metadata}, Config=self._transfer)
         self._sent[key] = (size, md5)
         return True
