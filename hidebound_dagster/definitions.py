@@ -12,7 +12,7 @@ from hidebound_dagster.io_manager import ParquetIOManager
 from hidebound_dagster.jobs import ordered, search_job, stage_job, workflow_job
 from hidebound_dagster.resources import DaskResource, HideboundResource, configured
 from hidebound_dagster.schedules import workflow_schedule
-from hidebound_dagster.sensors import INGRESS, ingress_sensor_for
+from hidebound_dagster.sensors import ingress_sensor_for
 
 # The config in effect at load time shapes the workflow job, the checks and the schedule.
 LOADED = configured()
@@ -29,14 +29,14 @@ STAGES = {
     "export": lambda after: export.export_assets(LOADED, after),
 }
 defs = dg.Definitions(
-    assets=[INGRESS, *ordered(STAGES, WORKFLOW), *dg.load_assets_from_modules([search])],
+    assets=[update.INGRESS, *ordered(STAGES, WORKFLOW), *dg.load_assets_from_modules([search])],
     asset_checks=[
         assets_pass_specification,
         *(specification_check(token) for token in SPEC_TOKENS),
     ],
     jobs=[
         workflow_job(WORKFLOW),
-        stage_job("delete", "Clear <staging>/content and <staging>/metadata."),
+        stage_job("delete", "Clear `staging/content` and `staging/metadata`."),
         stage_job("update", "Scan the ingress, validate every asset, keep the valid ones."),
         stage_job("create", "Stage the valid assets and write their metadata."),
         stage_job("export", "Export the staging to every configured exporter, then webhooks."),

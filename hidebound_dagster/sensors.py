@@ -5,16 +5,11 @@ import time
 
 import dagster as dg
 
+from hidebound_dagster.assets.update import INGRESS
 from hidebound_dagster.core.config import ConfigError
 from hidebound_dagster.core.ingress_state import IngressState, ingress_state
 from hidebound_dagster.resources import HideboundResource
 
-INGRESS = dg.AssetSpec(
-    "ingress",
-    description="The ingress directory, observed by the ingress sensor on every tick.",
-    group_name="update",
-    kinds={"filesystem"},
-)
 CURSOR_VERSION = 1
 
 

@@ -25,7 +25,7 @@ def stage(
     dask: DaskResource,
     validated_assets: pd.DataFrame,
 ) -> dg.Output[pd.DataFrame]:
-    """Every file of every valid asset, copied or moved into <staging>/content under its path
+    """Every file of every valid asset, copied or moved into `staging/content` under its path
     relative to ingress; an asset with a file gone or changed since update is left out whole."""
     config = hidebound.config
     files, skipped = stageable(validated_assets)
@@ -70,7 +70,7 @@ staged_content = staged_content_asset()
 def metadata(
     context: dg.AssetExecutionContext, hidebound: HideboundResource, staged_content: pd.DataFrame
 ) -> dg.MaterializeResult:
-    """Per-asset and per-file JSON, and the asset and file chunks, under <staging>/metadata."""
+    """Per-asset and per-file JSON, and the asset and file chunks, under `staging/metadata`."""
     config = hidebound.config
     table = file_table_for_metadata(
         staged_content, config.specifications(), config.staging_directory

@@ -11,7 +11,7 @@ from hidebound_dagster.resources import HideboundResource
 def clear(
     context: dg.AssetExecutionContext, hidebound: HideboundResource
 ) -> dg.MaterializeResult:
-    """<staging>/content and <staging>/metadata removed; ingress untouched. In move mode,
+    """`staging/content` and `staging/metadata` removed; ingress untouched. In move mode,
     content that was never exported is kept (it is the only copy)."""
     config = hidebound.config
     try:

@@ -12,6 +12,13 @@ from hidebound_dagster.core.asset_table import build_asset_table, valid_files
 from hidebound_dagster.core.file_table import build_file_table
 from hidebound_dagster.resources import DaskResource, HideboundResource
 
+INGRESS = dg.AssetSpec(
+    "ingress",
+    description="The ingress directory, observed by the ingress sensor on every tick.",
+    group_name="update",
+    kinds={"filesystem"},
+)
+
 UPDATE = {"group_name": "update", "kinds": {"pandas", "parquet"}, "owners": ["team:pipeline"]}
 
 
@@ -43,7 +50,7 @@ def scan(
 
 def file_table_asset(after: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefinition:
     """file_table, ordered after the given assets (the previous workflow step)."""
-    return dg.asset(name="file_table", deps=list(after), **UPDATE)(scan)
+    return dg.asset(name="file_table", deps=[INGRESS.key, *after], **UPDATE)(scan)
 
 
 file_table = file_table_asset()

@@ -28,7 +28,7 @@ def markdown_table(table: pd.DataFrame, limit: int = MAX_ROWS) -> str:
     if table.empty:
         return "_none_"
     shown = table.head(limit).astype(str).apply(
-        lambda column: column.str.replace("\n", "<br>").str.replace("|", "\\|")
+        lambda column: column.str.replace("\n", " · ").str.replace("|", "\\|")
     )
     lines = [
         "| " + " | ".join(shown.columns) + " |",
@@ -52,11 +52,16 @@ def problem_files(files: pd.DataFrame) -> pd.DataFrame:
 
 
 def error_families(messages: pd.Series, limit: int = 10) -> pd.Series:
-    """The most frequent kinds of error, a kind being a message up to its first quote, colon or
-    digit ('Illegal descriptor field token at character ')."""
+    """The most frequent kinds of error: each line without its file name, with quoted text and
+    numbers blanked ('Illegal descriptor field token at character N of "…": found '…', ...')."""
     lines = messages.dropna().str.split("\n").explode().str.split("; ").explode()
     lines = lines.str.replace(r"^[^:]*\.[A-Za-z0-9]+: ", "", regex=True)
-    families = lines.str.extract(r"^([^'\"0-9:]*)", expand=False).str.strip()
+    families = (
+        lines.str.replace(r"'[^']*'", "'…'", regex=True)
+        .str.replace(r'"[^"]*"', '"…"', regex=True)
+        .str.replace(r"(?<=[ (])\d+(?=[ ),.])", "N", regex=True)
+        .str.replace(r" of [^ :]+\.[A-Za-z0-9]+:", " of …:", regex=True)
+    )
     return families.value_counts().head(limit)
 
 
@@ -75,8 +80,8 @@ def validity_tree(assets: pd.DataFrame, limit: int = 500) -> str:
             if directory not in shown:
                 shown.add(directory)
                 lines.append(f"{'  ' * depth}- 📁 {parts[depth]}")
-        mark = "🟢" if valid else "🔴"
-        lines.append(f"{'  ' * (len(parts) - 1)}- {mark} **{parts[-1]}**")
+        mark = "🟢 valid" if valid else "🔴 invalid"
+        lines.append(f"{'  ' * (len(parts) - 1)}- **{parts[-1]}** {mark}")
     if len(assets) > limit:
         lines.append(f"\n_{len(assets) - limit} more assets not shown_")
     return "\n".join(lines)
