@@ -10,6 +10,7 @@ import pandas as pd
 from hidebound_dagster.core import summary
 from hidebound_dagster.core.asset_table import build_asset_table, valid_files
 from hidebound_dagster.core.file_table import build_file_table
+from hidebound_dagster.core.staging import restore_interrupted
 from hidebound_dagster.resources import DaskResource, HideboundResource
 
 INGRESS = dg.AssetSpec(
@@ -28,6 +29,10 @@ def scan(
     """One row per file in the ingress directory: parsed name fields, file traits, asset path
     and everything wrong with the file."""
     config = hidebound.config
+    if config.write_mode == "move":
+        restored = restore_interrupted(config.ingress_directory, config.staging_directory)
+        if restored:
+            context.log.warning(f"update: put {restored} files of an interrupted move back")
     context.log.info(f"update: scanning {config.ingress_directory}")
     with dask.mapper(config.dask) as mapper:
         table = build_file_table(

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import cloudpickle
 import dask
 
 from hidebound_dagster.core.config import DaskConfig
@@ -23,11 +24,25 @@ def threaded_mapper(workers: int | None) -> Mapper:
     return mapper
 
 
+class ByValue:
+    """A function that always travels by value (cloudpickle): distributed pickles tasks by
+    reference first, and functions from spec files live in modules workers cannot import."""
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+
+    def __call__(self, item: Any) -> Any:
+        return self.func(item)
+
+    def __reduce__(self) -> tuple[Callable[[bytes], Any], tuple[bytes]]:
+        return cloudpickle.loads, (cloudpickle.dumps(self.func),)
+
+
 def client_mapper(client: Any) -> Mapper:
     """Run every item as a task on a distributed client's cluster."""
 
     def mapper(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        return client.gather(client.map(func, list(items), pure=False))
+        return client.gather(client.map(ByValue(func), list(items), pure=False))
 
     return mapper
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -118,17 +119,23 @@ def write_metadata(
     """Write every metadata file into a fresh directory and swap it in as <staging>/metadata."""
     now = now or datetime.now()
     work = staging / f".{METADATA}-{uuid.uuid4().hex[:8]}"
-    for kind in ("asset", "file", "asset-chunk", "file-chunk"):
-        (work / kind).mkdir(parents=True)
-    for record in files:
-        (work / "file" / f"{record['file_id']}.json").write_text(json.dumps(record))
-    for record in assets:
-        (work / "asset" / f"{record['asset_id']}.json").write_text(json.dumps(record))
-    (work / "file-chunk" / chunk_name("file", now)).write_text(json_lines(files))
-    (work / "asset-chunk" / chunk_name("asset", now)).write_text(json_lines(assets))
+    try:
+        for kind in ("asset", "file", "asset-chunk", "file-chunk"):
+            (work / kind).mkdir(parents=True)
+        for record in files:
+            (work / "file" / f"{record['file_id']}.json").write_text(json.dumps(record))
+        for record in assets:
+            (work / "asset" / f"{record['asset_id']}.json").write_text(json.dumps(record))
+        (work / "file-chunk" / chunk_name("file", now)).write_text(json_lines(files))
+        (work / "asset-chunk" / chunk_name("asset", now)).write_text(json_lines(assets))
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     swap_in(work, staging / METADATA)
 
 
 def json_lines(records: list[dict[str, Any]]) -> str:
     """A JSON list with one record per line, as the original chunk files are laid out."""
+    if not records:
+        return "[]"
     return "[\n" + ",\n".join(json.dumps(record) for record in records) + "\n]"

@@ -76,7 +76,7 @@ def copy_chunk(target: Path, jobs: list[tuple[str, str]]) -> list[str]:
     digests = []
     for source, relative in jobs:
         destination = target / relative
-        shutil.copyfile(source, destination)
+        shutil.copy2(source, destination)
         digests.append(sha256(destination))
     return digests
 
@@ -102,7 +102,7 @@ def move_file(source: Path, destination: Path) -> str:
         if error.errno != errno.EXDEV:
             raise
     partial_path = destination.with_name(destination.name + PARTIAL)
-    shutil.copyfile(source, partial_path)
+    shutil.copy2(source, partial_path)
     with partial_path.open("rb+") as handle:
         os.fsync(handle.fileno())
     if partial_path.stat().st_size != source.stat().st_size or sha256(partial_path) != digest:
@@ -123,9 +123,14 @@ def fsync_directory(directory: Path) -> None:
         os.close(handle)
 
 
+def parents(paths: pd.Series) -> list[str]:
+    """The distinct parent directories of a column of paths ('' for a top-level name)."""
+    return list(dict.fromkeys(path.rpartition("/")[0] for path in paths))
+
+
 def make_directories(root: Path, relative_paths: pd.Series) -> None:
     """Create every parent directory once, not once per file."""
-    for parent in relative_paths.str.rpartition("/")[0].unique():
+    for parent in parents(relative_paths):
         (root / parent).mkdir(parents=True, exist_ok=True)
 
 
@@ -149,12 +154,9 @@ def complete(staging: Path) -> bool:
 
 
 def exported(staging: Path) -> bool:
-    """The staged content was exported after the last create finished."""
-    marker = staging / EXPORTED_MARKER
-    metadata = staging / METADATA
-    return marker.exists() and (
-        not metadata.exists() or marker.stat().st_mtime_ns >= metadata.stat().st_mtime_ns
-    )
+    """Every exporter took the staging of the last create (a create removes the marker first,
+    so an old export never covers newer content)."""
+    return complete(staging) and (staging / EXPORTED_MARKER).exists()
 
 
 def mark_exported(staging: Path) -> None:
@@ -236,13 +238,19 @@ def stage_content(
     check_apart(ingress, staging)
     staging.mkdir(exist_ok=True)
     content = staging / CONTENT
+    remove_leftovers(staging)
     if write_mode == "move":
-        restore_interrupted(ingress, staging)
+        if restore_interrupted(ingress, staging):
+            raise StagingError(
+                "an interrupted move was put back into ingress, so the update this create "
+                "would stage is out of date; run update again"
+            )
         if has_files(content) and not exported(staging):
             raise StagingError(
                 f"{content} holds files of an earlier move that were not exported; export or "
                 "delete them before the next create"
             )
+    (staging / EXPORTED_MARKER).unlink(missing_ok=True)
     shutil.rmtree(staging / METADATA, ignore_errors=True)  # content without metadata = unfinished
     target = content if write_mode == "move" else staging / f".{CONTENT}-{uuid.uuid4().hex[:8]}"
     if write_mode == "move":
@@ -261,9 +269,17 @@ def stage_content(
     if write_mode == "copy":
         swap_in(target, content)
     else:
-        for parent in files["filepath"].str.rpartition("/")[0].unique():
+        for parent in parents(files["filepath"]):
             remove_empty_parents(Path(parent), ingress)
     return pd.Series(digests, index=files.index, dtype=object)
+
+
+def remove_leftovers(staging: Path) -> None:
+    """Remove the work directories of a killed copy-mode create or metadata write (copies
+    only: a move never goes through them)."""
+    for pattern in (f".{CONTENT}-*", f".{METADATA}-*"):
+        for leftover in staging.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def remove_empty_parents(directory: Path, stop: Path) -> None:

@@ -1,0 +1,315 @@
+"""Trait reading really runs on the configured Dask cluster: an external scheduler with two
+worker processes, a local cluster of processes or threads, and through Dagster."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import psutil
+import pytest
+import yaml
+from distributed import Client
+
+from hidebound_dagster.assets.update import file_table
+from hidebound_dagster.core.cluster import dask_mapper
+from hidebound_dagster.core.config import DaskConfig
+from hidebound_dagster.core.file_table import build_file_table
+from hidebound_dagster.core.specification_files import load_specifications
+from hidebound_dagster.core.tables import read_table, write_table
+from hidebound_dagster.io_manager import ParquetIOManager
+from hidebound_dagster.resources import DaskResource, HideboundResource
+from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS
+from hidebound_dagster_tests.services import LOOPBACK, binary, free_port, start, stop, wait_port
+
+#: The example specifications with one more trait: the id of the process that read the file.
+#: The module is loaded from a file, so its functions travel to the workers by value.
+PID_SPECS = '''
+import os
+import time
+
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from hidebound_dagster.core import traits
+from hidebound_dagster.core.specification import (
+    ComplexSpecification,
+    FileSpecification,
+    SequenceSpecification,
+)
+
+
+def reader_pid(path):
+    """The process that read this file (slow enough that every worker gets some files)."""
+    time.sleep(0.02)
+    return os.getpid()
+
+
+IMAGE = {
+    "width": traits.image_width,
+    "height": traits.image_height,
+    "channels": traits.image_channels,
+    "pid": reader_pid,
+}
+
+
+class Raw001(SequenceSpecification):
+    filename_fields = ("project", "specification", "descriptor", "version", "frame", "extension")
+    asset_name_fields = ("project", "specification", "descriptor", "version")
+    file_traits = IMAGE
+    frame: Series[int] = pa.Field(is_frame=True)
+
+
+class Img001(FileSpecification):
+    file_traits = IMAGE
+
+
+class Tex001(ComplexSpecification):
+    filename_fields = (
+        "project", "specification", "descriptor", "version", "coordinate", "extension",
+    )
+    file_traits = {"width": traits.image_width, "pid": reader_pid}
+    coordinate: Series[object] = pa.Field(is_coordinate=True)
+'''
+NUM_PARTITIONS = 16
+
+
+@dataclass
+class ExternalCluster:
+    """`dask scheduler` and two `dask worker` processes on loopback, each in its own group."""
+
+    root: Path
+    port: int = field(default_factory=free_port)
+    procs: list = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"tcp://{LOOPBACK}:{self.port}"
+
+    def start(self) -> ExternalCluster:
+        try:
+            scheduler = [str(binary("dask")), "scheduler", "--host", LOOPBACK,
+                         "--port", str(self.port), "--no-dashboard"]
+            self.procs.append(start(scheduler, self.root / "scheduler.log"))
+            wait_port(self.port, 60, self.procs[0])
+            for index in range(2):
+                worker = [str(binary("dask")), "worker", self.address, "--nthreads", "1",
+                          "--no-dashboard", "--host", LOOPBACK, "--name", f"worker-{index}",
+                          "--local-directory", str(self.root / f"worker-{index}")]
+                self.procs.append(start(worker, self.root / f"worker-{index}.log"))
+            with Client(self.address, timeout=30) as client:
+                client.wait_for_workers(2, timeout=60)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def worker_pids(self) -> dict[str, int]:
+        """The process id of each worker (the process that runs tasks, under its nanny)."""
+        with Client(self.address, timeout=30) as client:
+            return client.run(os.getpid)
+
+    def tree(self) -> set[int]:
+        """Every process we started and all their descendants."""
+        pids = set()
+        for proc in self.procs:
+            try:
+                parent = psutil.Process(proc.pid)
+                pids |= {parent.pid} | {child.pid for child in parent.children(recursive=True)}
+            except psutil.NoSuchProcess:
+                pass
+        return pids
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):  # workers first, then the scheduler
+            stop(proc)
+
+
+def gone(pids: set[int], timeout: float = 15) -> bool:
+    """True once none of the pids is a live (non-zombie) process."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = set()
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.add(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture(scope="module")
+def external(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExternalCluster]:
+    cluster = ExternalCluster(tmp_path_factory.mktemp("dask")).start()
+    yield cluster
+    tree = cluster.tree()
+    cluster.stop()
+    assert all(proc.poll() is not None for proc in cluster.procs)
+    assert gone(tree), f"leftover dask processes: {tree}"
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pid-specs") / "pid_specs.py"
+    path.write_text(PID_SPECS)
+    return path
+
+
+@pytest.fixture
+def ingress(tmp_path: Path) -> Path:
+    root = tmp_path / "ingress"
+    shutil.copytree(EXAMPLE_INGRESS, root)
+    return root
+
+
+def build(ingress: Path, spec_file: Path, config: DaskConfig) -> pd.DataFrame:
+    with dask_mapper(config) as mapper:
+        return build_file_table(
+            ingress, load_specifications([spec_file]), mapper=mapper, chunks=NUM_PARTITIONS
+        )
+
+
+def reader_pids(table: pd.DataFrame) -> pd.Series:
+    pids = table["pid"].dropna().astype(int)
+    assert len(pids) >= 20  # every readable file of a known spec has a pid
+    return pids
+
+
+def same_but_pid(table: pd.DataFrame, reference: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(table.drop(columns="pid"), reference.drop(columns="pid"))
+
+
+#: Builds the file table in a process of its own (a LocalCluster of processes needs a
+#: `__main__` guard), so a hang can be ended with its whole process group.
+RUNNER = """
+import json, os, sys
+from pathlib import Path
+
+from hidebound_dagster.core.cluster import dask_mapper
+from hidebound_dagster.core.config import DaskConfig
+from hidebound_dagster.core.file_table import build_file_table
+from hidebound_dagster.core.specification_files import load_specifications
+from hidebound_dagster.core.tables import write_table
+
+if __name__ == "__main__":
+    ingress, spec_file, config, out, chunks = sys.argv[1:]
+    with dask_mapper(DaskConfig(**json.loads(config))) as mapper:
+        table = build_file_table(Path(ingress), load_specifications([Path(spec_file)]),
+                                 mapper=mapper, chunks=int(chunks))
+    write_table(table, Path(out))
+    print(json.dumps({"pid": os.getpid()}))
+"""
+
+
+def build_in_subprocess(
+    ingress: Path, spec_file: Path, config: dict, tmp_path: Path, timeout: float = 90
+) -> tuple[pd.DataFrame, int]:
+    """The file table built by a separate Python process with this Dask config, and its pid."""
+    script, out, log = tmp_path / "runner.py", tmp_path / "table.parquet", tmp_path / "runner.log"
+    script.write_text(RUNNER)
+    cmd = [sys.executable, str(script), str(ingress), str(spec_file), json.dumps(config), str(out),
+           str(NUM_PARTITIONS)]
+    with log.open("wb") as handle:
+        proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stop(proc)
+            tail = log.read_text(errors="replace")[-3000:]
+            pytest.fail(f"building the file table hung for {timeout} s:\n{tail}")
+    output = log.read_text(errors="replace")
+    assert proc.returncode == 0, output[-3000:]
+    return read_table(out), json.loads(output.strip().splitlines()[-1])["pid"]
+
+
+@pytest.fixture
+def threaded(ingress: Path, spec_file: Path) -> pd.DataFrame:
+    table = build(ingress, spec_file, DaskConfig(cluster_type="threads", local_num_workers=4))
+    assert set(reader_pids(table)) == {os.getpid()}
+    return table
+
+
+def test_traits_run_on_the_external_workers(
+    external: ExternalCluster, ingress: Path, spec_file: Path, threaded: pd.DataFrame
+) -> None:
+    workers = external.worker_pids()
+    assert len(set(workers.values())) == 2
+    started = {proc.pid for proc in external.procs[1:]}
+    for pid in workers.values():  # each worker runs under one of the `dask worker` we started
+        assert {p.pid for p in psutil.Process(pid).parents()} & started
+
+    config = DaskConfig(cluster_type="distributed", scheduler_address=external.address)
+    table = build(ingress, spec_file, config)
+    pids = reader_pids(table)
+    assert set(pids) == set(workers.values())  # both workers read files, nobody else did
+    assert os.getpid() not in set(pids)
+    assert table["width"].notna().sum() >= 20
+    same_but_pid(table, threaded)
+
+
+def test_traits_run_on_a_local_cluster_of_processes(
+    ingress: Path, spec_file: Path, threaded: pd.DataFrame, tmp_path: Path
+) -> None:
+    config = {"cluster_type": "local", "local_num_workers": 2, "local_multiprocessing": True}
+    table, runner_pid = build_in_subprocess(ingress, spec_file, config, tmp_path)
+    pids = set(reader_pids(table))
+    assert len(pids) == 2
+    assert not pids & {os.getpid(), runner_pid}
+    write_table(threaded, tmp_path / "threaded.parquet")  # compare like with like: via Parquet
+    same_but_pid(table, read_table(tmp_path / "threaded.parquet"))
+    assert gone(pids), "local cluster worker processes outlived the mapper"
+
+
+def test_traits_run_on_a_local_cluster_of_threads(
+    ingress: Path, spec_file: Path, threaded: pd.DataFrame
+) -> None:
+    config = DaskConfig(cluster_type="local", local_num_workers=2, local_multiprocessing=False)
+    table = build(ingress, spec_file, config)
+    assert set(reader_pids(table)) == {os.getpid()}
+    same_but_pid(table, threaded)
+
+
+def test_file_table_asset_runs_on_the_external_cluster(
+    external: ExternalCluster, ingress: Path, spec_file: Path, tmp_path: Path,
+    threaded: pd.DataFrame,
+) -> None:
+    (tmp_path / "staging").mkdir()
+    config = tmp_path / "hidebound.yaml"
+    config.write_text(yaml.safe_dump({
+        "ingress_directory": str(ingress),
+        "staging_directory": str(tmp_path / "staging" / "hidebound"),
+        "specification_files": [str(spec_file)],
+        "dask": {"cluster_type": "threads", "num_partitions": NUM_PARTITIONS},
+    }))
+    tables = tmp_path / "tables"
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [file_table],
+            instance=instance,
+            resources={
+                "hidebound": HideboundResource(config_file=str(config)),
+                "dask": DaskResource(scheduler_address=external.address),
+                "io_manager": ParquetIOManager(base_dir=str(tables)),
+            },
+        )
+    assert result.success
+    table = read_table(tables / "file_table.parquet")
+    pids = reader_pids(table)
+    assert set(pids) == set(external.worker_pids().values())
+    assert os.getpid() not in set(pids)
+    write_table(threaded, tmp_path / "threaded.parquet")
+    same_but_pid(table, read_table(tmp_path / "threaded.parquet"))

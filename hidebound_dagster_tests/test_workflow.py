@@ -1,0 +1,327 @@
+"""The Dagster `workflow` job end to end on a copy of the bundled example: the staging tree it
+leaves, a second run, the search job, zero valid assets, move mode, and `dagster job execute`."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS, EXAMPLE_SPECS
+
+VALID_ASSETS = [
+    "cat001/img001/p-cat001_s-img001_d-calico-portrait_v001.png",
+    "cat001/raw001/p-cat001_s-raw001_d-calico-jumping_v001",
+    "cat001/raw001/p-cat001_s-raw001_d-tabby-playing_v002",
+    "cat001/tex001/p-cat001_s-tex001_d-fur_v001",
+]
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    if not root.is_dir():
+        return {}
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def valid_example_files() -> dict[str, bytes]:
+    """The 15 files of the 4 valid example assets."""
+    return {path: data for path, data in files_of(EXAMPLE_INGRESS).items()
+            if any(path == a or path.startswith(a + "/") for a in VALID_ASSETS)}
+
+
+def make_project(root: Path, write_mode: str = "copy") -> dict[str, Path]:
+    """A copy of examples/ingress and specs/ with a config file naming them."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(EXAMPLE_INGRESS, root / "ingress")
+    shutil.copytree(EXAMPLE_SPECS, root / "specs")
+    config = root / "hidebound.yaml"
+    config.write_text(
+        "ingress_directory: ingress\n"
+        "staging_directory: hidebound\n"
+        "specification_files: [specs]\n"
+        f"write_mode: {write_mode}\n"
+        "workflow: [delete, update, create, export]\n"
+    )
+    return {"root": root, "ingress": root / "ingress", "staging": root / "hidebound",
+            "config": config}
+
+
+def metadata_without_chunk_names(staging: Path) -> dict[str, bytes]:
+    """The metadata tree with each chunk keyed by its kind (its name carries the time)."""
+    tree = {}
+    for path, data in files_of(staging / "metadata").items():
+        kind, _, _ = path.partition("/")
+        tree[kind if kind.endswith("-chunk") else path] = data
+    return tree
+
+
+def search_config(query: str, group_by: str = "asset") -> dict:
+    return {"ops": {"search_results": {"config": {"query": query, "group_by": group_by}}}}
+
+
+def step_failures(result) -> list[str]:
+    """Each failed step's message: a Failure's description, else the error and its causes."""
+    messages = []
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        data = event.step_failure_data
+        if data.user_failure_data:
+            messages.append(data.user_failure_data.description)
+            continue
+        error, chain = data.error, []
+        while error is not None:
+            chain.append(error.message.strip())
+            error = error.cause
+        messages.append(" <- ".join(chain))
+    return messages
+
+
+@pytest.fixture(scope="module")
+def definitions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """hidebound_dagster.definitions (re)loaded with HIDEBOUND_CONFIG_FILEPATH pointing at a
+    copy of the example, so nothing here ever touches examples/."""
+    project = make_project(tmp_path_factory.mktemp("workflow") / "project")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HIDEBOUND_CONFIG_FILEPATH", str(project["config"]))
+        import hidebound_dagster.definitions as module
+
+        module = importlib.reload(module)
+        yield {"defs": module.defs, "project": project, "patch": patch}
+    importlib.reload(module)
+
+
+@pytest.fixture(scope="module")
+def example(definitions: dict) -> Iterator[dict]:
+    """The workflow job run twice on the example copy, in one test instance."""
+    defs, project = definitions["defs"], definitions["project"]
+    with dg.instance_for_test() as instance:
+        job = defs.resolve_job_def("workflow")
+        first = job.execute_in_process(instance=instance, raise_on_error=False)
+        first_tree = files_of(project["staging"])
+        first_metadata = metadata_without_chunk_names(project["staging"])
+        second = job.execute_in_process(instance=instance, raise_on_error=False)
+        yield {
+            **definitions, "instance": instance, "first": first, "second": second,
+            "first_tree": first_tree, "first_metadata": first_metadata,
+        }
+
+
+@pytest.fixture
+def use_config(definitions: dict, monkeypatch: pytest.MonkeyPatch):
+    """Point the resources at another project's config for one test."""
+
+    def use(project: dict[str, Path]) -> None:
+        monkeypatch.setenv("HIDEBOUND_CONFIG_FILEPATH", str(project["config"]))
+
+    return use
+
+
+# the workflow job ---------------------------------------------------------------------------
+
+
+def test_workflow_job_runs_the_configured_steps(example: dict) -> None:
+    assert example["first"].success, step_failures(example["first"])
+    executed = {
+        event.step_key for event in example["first"].all_events
+        if event.event_type_value == "STEP_SUCCESS"
+    }
+    assert {"staging_cleared", "file_table", "asset_table", "validated_assets",
+            "staged_content", "metadata"} <= executed
+
+
+def test_workflow_stages_the_four_valid_example_assets(example: dict) -> None:
+    staging = example["project"]["staging"]
+    expected = valid_example_files()
+    assert len(expected) == 15
+    assert files_of(staging / "content") == expected
+
+
+def test_workflow_writes_metadata_for_every_staged_file_and_asset(example: dict) -> None:
+    staging = example["project"]["staging"]
+    metadata = staging / "metadata"
+    files = [json.loads(p.read_text()) for p in (metadata / "file").glob("*.json")]
+    assets = [json.loads(p.read_text()) for p in (metadata / "asset").glob("*.json")]
+    assert len(files) == 15 and len(assets) == 4
+    assert sorted(a["asset_path_relative"] for a in assets) == sorted(VALID_ASSETS)
+    for record in files:
+        assert Path(record["filepath"]) == staging / "content" / record["filepath_relative"]
+    for asset in assets:
+        assert all(Path(p).is_file() for p in asset["filepaths"])
+    (file_chunk,) = (metadata / "file-chunk").iterdir()
+    (asset_chunk,) = (metadata / "asset-chunk").iterdir()
+    assert len(json.loads(file_chunk.read_text())) == 15
+    assert len(json.loads(asset_chunk.read_text())) == 4
+
+
+def test_workflow_in_copy_mode_leaves_ingress_untouched(example: dict) -> None:
+    assert files_of(example["project"]["ingress"]) == files_of(EXAMPLE_INGRESS)
+
+
+def test_second_workflow_run_gives_an_identical_staging_tree(example: dict) -> None:
+    assert example["second"].success, step_failures(example["second"])
+    staging = example["project"]["staging"]
+    assert files_of(staging / "content") == {
+        k.removeprefix("content/"): v for k, v in example["first_tree"].items()
+        if k.startswith("content/")
+    }
+    assert metadata_without_chunk_names(staging) == example["first_metadata"]
+    assert sorted(p.name for p in staging.iterdir()) == ["content", "metadata"]
+
+
+# search -------------------------------------------------------------------------------------
+
+
+def test_search_job_returns_the_matching_assets(example: dict) -> None:
+    result = example["defs"].resolve_job_def("search").execute_in_process(
+        instance=example["instance"],
+        run_config=search_config("SELECT asset_path FROM data WHERE asset_valid ORDER BY 1"),
+    )
+    assert result.success
+    assert list(result.output_for_node("search_results")["asset_path"]) == sorted(VALID_ASSETS)
+
+
+def test_search_job_by_file(example: dict) -> None:
+    result = example["defs"].resolve_job_def("search").execute_in_process(
+        instance=example["instance"],
+        run_config=search_config(
+            "SELECT filename, coordinate_x, coordinate_y FROM data "
+            "WHERE asset_valid AND specification = 'tex001' ORDER BY filepath_relative",
+            "file",
+        ),
+    )
+    rows = result.output_for_node("search_results")
+    assert len(rows) == 8
+    assert list(zip(rows["coordinate_x"], rows["coordinate_y"], strict=True)) == [
+        (0, 0), (0, 1), (1, 0), (1, 1)] * 2
+
+
+def test_search_results_by_materialize_with_explicit_resources(example: dict) -> None:
+    from hidebound_dagster.io_manager import ParquetIOManager
+    from hidebound_dagster.resources import DaskResource, HideboundResource
+
+    instance = example["instance"]
+    tables = Path(instance.storage_directory()) / "tables"
+    result = dg.materialize(
+        list(example["defs"].assets),
+        selection=["search_results"],
+        instance=instance,
+        resources={
+            "hidebound": HideboundResource(config_file=str(example["project"]["config"])),
+            "dask": DaskResource(),
+            "io_manager": ParquetIOManager(base_dir=str(tables)),
+        },
+        run_config=search_config(
+            "SELECT asset_path, file_count FROM data WHERE NOT asset_valid ORDER BY 1"
+        ),
+    )
+    rows = result.output_for_node("search_results")
+    assert isinstance(rows, pd.DataFrame)
+    assert dict(zip(rows["asset_path"], rows["file_count"], strict=True)) == {
+        "cat001/img001/p-cat001_s-img001_d-corrupt_v001.png": 1,
+        "cat001/raw001/p-cat001_s-raw001_d-gap_v001": 3,
+        "cat001/raw001/p-cat001_s-raw001_d-rgba-frames_v001": 2,
+        "cat001/raw001/p-cat001_s-raw001_d-running-cat_v001": 3,
+        "cat001/tex001/p-cat001_s-tex001_d-scales_v001": 3,
+    }
+
+
+def test_a_bad_search_query_fails_the_run_with_the_database_message(example: dict) -> None:
+    result = example["defs"].resolve_job_def("search").execute_in_process(
+        instance=example["instance"], raise_on_error=False,
+        run_config=search_config("SELECT foo FROM data"),
+    )
+    assert not result.success
+    (failure,) = step_failures(result)
+    assert failure.startswith("search failed: ")
+    assert 'Referenced column "foo" not found' in failure
+    assert "Traceback" not in failure
+
+
+def test_a_search_run_cannot_show_the_contents_of_a_file(example: dict, tmp_path: Path) -> None:
+    """The query comes from run config (the launchpad) and the result is shown as asset
+    metadata in the UI: it must not be able to read files such as a config holding secrets."""
+    secret = tmp_path / "exporters.yaml"
+    secret.write_text("secret_key: SuperSecret123\n")
+    result = example["defs"].resolve_job_def("search").execute_in_process(
+        instance=example["instance"], raise_on_error=False,
+        run_config=search_config(f"SELECT content FROM read_text('{secret}')", "file"),
+    )
+    shown = [
+        str(event.event_specific_data.materialization.metadata)
+        for event in result.all_events if event.event_type_value == "ASSET_MATERIALIZATION"
+    ]
+    assert not any("SuperSecret123" in text for text in shown)
+    assert not result.success
+
+
+# other projects -----------------------------------------------------------------------------
+
+
+def test_workflow_with_zero_valid_assets_succeeds_with_an_empty_staging_tree(
+    definitions: dict, use_config, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path / "project")
+    for asset in VALID_ASSETS:
+        path = project["ingress"] / asset
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    use_config(project)
+    with dg.instance_for_test() as instance:
+        result = definitions["defs"].resolve_job_def("workflow").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    assert result.success, step_failures(result)
+    staging = project["staging"]
+    assert (staging / "content").is_dir() and files_of(staging / "content") == {}
+    for kind in ("asset-chunk", "file-chunk"):
+        (chunk,) = (staging / "metadata" / kind).iterdir()
+        assert json.loads(chunk.read_text()) == []
+
+
+def test_workflow_in_move_mode_moves_and_then_refuses_to_delete_unexported_content(
+    definitions: dict, use_config, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path / "project", write_mode="move")
+    use_config(project)
+    job = definitions["defs"].resolve_job_def("workflow")
+    with dg.instance_for_test() as instance:
+        first = job.execute_in_process(instance=instance, raise_on_error=False)
+        assert first.success, step_failures(first)
+        staged = files_of(project["staging"] / "content")
+        assert staged == valid_example_files()
+        left = files_of(project["ingress"])
+        assert not set(left) & set(staged)
+        assert set(left) | set(staged) == set(files_of(EXAMPLE_INGRESS))
+        second = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not second.success
+    assert any("not been exported" in failure for failure in step_failures(second))
+    assert files_of(project["staging"] / "content") == staged
+    assert files_of(project["ingress"]) == left
+
+
+def test_dagster_job_execute_runs_the_workflow(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {**os.environ, "DAGSTER_HOME": str(home),
+           "HIDEBOUND_CONFIG_FILEPATH": str(project["config"])}
+    dagster = Path(sys.executable).with_name("dagster")
+    completed = subprocess.run(
+        [str(dagster), "job", "execute", "-m", "hidebound_dagster.definitions", "-j", "workflow"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert files_of(project["staging"] / "content") == valid_example_files()
+    assert len(list((project["staging"] / "metadata" / "file").iterdir())) == 15
+    assert len(list((project["staging"] / "metadata" / "asset").iterdir())) == 4
+    assert (home / "storage" / "tables" / "file_table.parquet").is_file()
