@@ -15,7 +15,8 @@ def path_id(relative_path: str) -> str:
 
 
 def ids(paths: pd.Series) -> pd.Series:
-    """The ids of a column of relative paths; None stays None."""
-    return pd.Series(
-        [None if pd.isna(p) else path_id(p) for p in paths], index=paths.index, dtype=object
-    )
+    """The ids of a column of relative paths, each distinct path hashed once; None stays None."""
+    distinct = paths.dropna().unique()
+    lookup = dict(zip(distinct, map(path_id, distinct), strict=True))
+    values = paths.to_numpy(dtype=object, na_value=None)
+    return pd.Series([lookup.get(p) for p in values], index=paths.index, dtype=object)

@@ -80,7 +80,7 @@ class SequenceSpecification(Specification):
 
     @classmethod
     def asset_paths(cls, files: pd.DataFrame) -> pd.Series:
-        parents = files["filepath_relative"].str.rpartition("/")[0]
+        parents = files["filepath_relative"].str.replace(r"/?[^/]*$", "", regex=True)
         return parents.where(parents != "", None).astype(object)
 
 
@@ -118,7 +118,7 @@ def asset_path_errors(files: pd.DataFrame) -> pd.Series:
     named after the asset its files render."""
     name = files["asset_name"]
     path = files["asset_path"]
-    found = path.fillna("").str.rpartition("/")[2]
+    found = path.fillna("").astype("str").str.replace(r"^.*/", "", regex=True)
     wrong = path.notna() & (found != name)
     missing = path.isna() & name.notna()
     errors = pd.Series(None, index=files.index, dtype=object)

@@ -111,7 +111,7 @@ def _channels(image: Image.Image) -> int:
 def _stat_file(path: str, what: str) -> os.stat_result:
     """Stat a regular file, turning every failure into a one-line ``TraitError``."""
     try:
-        info = Path(path).stat()
+        info = os.stat(path)  # noqa: PTH116 (a Path per call costs more than the stat itself)
     except OSError as error:
         raise TraitError(_message(what, path, _describe_os_error(error))) from error
     if not stat.S_ISREG(info.st_mode):

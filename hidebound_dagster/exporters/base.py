@@ -147,58 +147,56 @@ def plan_metadata(
 
 
 class _Progress:
-    """Counts finished items; logs each new tenth of the total once, from any thread."""
+    """Logs each new tenth of the items done, once, from any thread of this process."""
 
     def __init__(self, log: logging.Logger, label: str, total: int) -> None:
         self.log, self.label, self.total = log, label, total
-        self.sent = self.skipped = self.bytes_sent = 0
-        self._tenths = 0
-        self._lock = threading.Lock()
-
-    def add(self, sent: bool, nbytes: int) -> None:
-        with self._lock:
-            self.sent += sent
-            self.skipped += not sent
-            self.bytes_sent += nbytes if sent else 0
-            done = self.sent + self.skipped
-            tenths = done * 10 // self.total
-            if tenths > self._tenths:
-                self._tenths = tenths
-                self.log.info("%s: %d%% (%d of %d)", self.label, tenths * 10, done, self.total)
-
-
-class _Run:
-    """One export run: sends items through the mapper and stops early after the first failure."""
-
-    def __init__(self, exporter: Exporter, progress: _Progress) -> None:
-        self.exporter = exporter
-        self.progress = progress
+        self.done = self.tenths = 0
         self.first_error: ExportError | None = None
         self._lock = threading.Lock()
 
-    def each(self, mapper: Mapper, send: Callable[[ExportItem], bool],
-             items: Sequence[ExportItem]) -> None:
-        try:
-            mapper(lambda item: self._one(send, item), items)
-        except Exception:
-            if self.first_error is None:
-                raise
-        if self.first_error is not None:
-            raise self.first_error
+    def add(self) -> None:
+        with self._lock:
+            self.done += 1
+            tenths = self.done * 10 // self.total
+            if tenths > self.tenths:
+                self.tenths = tenths
+                self.log.info("%s: %d%% (%d of %d)", self.label, tenths * 10, self.done,
+                              self.total)
 
-    def _one(self, send: Callable[[ExportItem], bool], item: ExportItem) -> bool:
-        if self.first_error is not None:
+    def fail(self, error: ExportError) -> None:
+        with self._lock:
+            self.first_error = self.first_error or error
+
+
+class _Task:
+    """Sends one item, returning (sent, bytes sent). Picklable for process-based mappers; their
+    workers run without this process's progress log and early stop."""
+
+    def __init__(self, exporter: Exporter, send: Callable[[ExportItem], bool],
+                 progress: _Progress | None) -> None:
+        self.exporter = exporter
+        self.send = send
+        self.progress = progress
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "progress": None}
+
+    def __call__(self, item: ExportItem) -> tuple[bool, int]:
+        progress = self.progress
+        if progress is not None and progress.first_error is not None:
             raise RuntimeError("export aborted after an earlier failure")
+        exporter = self.exporter
         try:
-            sent = send(item)
-            self.progress.add(sent, item.size if sent else 0)
-            return sent
+            sent = self.send(item)
         except Exception as error:
-            failure = self.exporter._as_export_error(error, item.relative)
-            with self._lock:
-                if self.first_error is None:
-                    self.first_error = failure
-            raise failure from self.exporter._safe_cause(error)
+            failure = exporter._as_export_error(error, item.relative)
+            if progress is not None:
+                progress.fail(failure)
+            raise failure from exporter._safe_cause(error)
+        if progress is not None:
+            progress.add()
+        return sent, item.size if sent else 0
 
 
 class Exporter(ABC):
@@ -224,7 +222,7 @@ class Exporter(ABC):
         """Send one metadata item; return False when it was already there and verified."""
 
     @contextmanager
-    def _session(self, staging: Path, content: Sequence[ExportItem]) -> Iterator[None]:
+    def _session(self, staging: Path, items: Sequence[ExportItem]) -> Iterator[None]:
         """Connect and prepare around the items; code after `yield` runs only on success."""
         yield
 
@@ -274,6 +272,18 @@ class Exporter(ABC):
                  report.sent, report.skipped, report.bytes_sent, report.seconds)
         return report
 
+    def _send_all(self, mapper: Mapper, send: Callable[[ExportItem], bool],
+                  items: Sequence[ExportItem], progress: _Progress) -> list[tuple[bool, int]]:
+        """(sent, bytes) per item; the first failure is raised, whatever the mapper raised."""
+        try:
+            results = mapper(_Task(self, send, progress), items)
+        except Exception:
+            if progress.first_error is None:
+                raise
+        if progress.first_error is not None:
+            raise progress.first_error
+        return list(results)
+
     def _export(self, staging: Path, mapper: Mapper, log: logging.Logger, label: str,
                 started: float) -> ExportReport:
         if not staging.is_dir():
@@ -285,10 +295,11 @@ class Exporter(ABC):
         metadata = plan_metadata(root, kinds, content, mapper)
         counts = ", ".join(f"{sum(i.kind == kind for i in metadata)} {kind}" for kind in kinds)
         log.info("%s: %d content files; metadata: %s", label, len(content), counts or "none")
-        run = _Run(self, _Progress(log, label, len(content) + len(metadata)))
-        with self._session(staging, content):
-            run.each(mapper, self._export_content, content)
-            run.each(mapper, self._export_metadata, metadata)
-        progress = run.progress
-        return ExportReport(self.name, self.target, progress.sent, progress.skipped,
-                            progress.bytes_sent, round(time.monotonic() - started, 3))
+        progress = _Progress(log, label, len(content) + len(metadata))
+        with self._session(staging, [*content, *metadata]):
+            results = self._send_all(mapper, self._export_content, content, progress)
+            results += self._send_all(mapper, self._export_metadata, metadata, progress)
+        sent = sum(was_sent for was_sent, _ in results)
+        return ExportReport(self.name, self.target, sent, len(results) - sent,
+                            sum(nbytes for _, nbytes in results),
+                            round(time.monotonic() - started, 3))

@@ -20,6 +20,9 @@ class ExportError(RuntimeError):
         self.target = target
         self.problem = problem
 
+    def __reduce__(self):
+        return type(self), (self.exporter, self.target, self.problem)
+
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Replace every non-empty secret in `text` by '***'."""

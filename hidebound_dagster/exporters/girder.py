@@ -20,6 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from hidebound_dagster.exporters.base import (
+    CONTENT,
     METADATA_TYPES,
     Exporter,
     ExportItem,
@@ -69,6 +70,20 @@ class _TimeoutSession(requests.Session):
         return super().request(method, url, **kwargs)
 
 
+class PooledGirderClient(girder_client.GirderClient):
+    """A GirderClient whose threads share one pooled session with a default timeout; it pickles
+    with its token, so workers of a process-based mapper can use it too."""
+
+    def __init__(self, api_url: str, timeout: float, token: str = "") -> None:
+        super().__init__(apiUrl=api_url)
+        self.timeout = timeout
+        self._session = _TimeoutSession(timeout, pool_size=32)  # as GirderClient.session() does
+        self.setToken(token)
+
+    def __reduce__(self):
+        return type(self), (self.urlBase, self.timeout, self.token)
+
+
 class GirderExporter(Exporter):
     """Mirrors `filepath_relative` as folders and items under a root collection or folder."""
 
@@ -103,8 +118,15 @@ class GirderExporter(Exporter):
         self.single_request_limit = single_request_limit
         self._api_key = api_key
         self._client = client
-        self._gc: Any = None
+        self._gc: Any = None  # the client in use during an export
         self._folders: dict[PurePosixPath, dict] = {}
+        self._lock = threading.RLock()
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_lock": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
         self._lock = threading.RLock()
 
     @property
@@ -118,14 +140,12 @@ class GirderExporter(Exporter):
         return retry(call, is_transient, attempts=self.attempts, base_delay=self.retry_delay)
 
     @contextmanager
-    def _session(self, staging: Path, content: Sequence[ExportItem]) -> Iterator[None]:
-        client = self._client or girder_client.GirderClient(apiUrl=self.api_url)
-        with client.session(_TimeoutSession(self.timeout, pool_size=32)):
-            self._gc = client
-            self._retry(self._authenticate)
-            self._retry(self._check_root)
-            self._make_folders(content)
-            yield
+    def _session(self, staging: Path, items: Sequence[ExportItem]) -> Iterator[None]:
+        self._gc = self._client or PooledGirderClient(self.api_url, self.timeout)
+        self._retry(self._authenticate)
+        self._retry(self._check_root)
+        self._make_folders([item for item in items if item.kind == CONTENT])
+        yield
 
     def _authenticate(self) -> None:
         """Trade the API key for a token; the key goes in the body, never in a URL or log."""

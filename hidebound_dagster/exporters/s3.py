@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,10 +62,10 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
-def _etag_matches(etag: str, md5: str | None) -> bool:
-    """An ETag that is a plain MD5 must equal ours; multipart ETags are not MD5s."""
+def _etag_matches(etag: str, md5: str) -> bool:
+    """An ETag that is a plain MD5 must equal ours (stores with other ETags are not checked)."""
     etag = etag.strip('"')
-    return md5 is None or not _PLAIN_MD5.fullmatch(etag) or etag == md5
+    return not _PLAIN_MD5.fullmatch(etag) or etag == md5
 
 
 class S3Exporter(Exporter):
@@ -97,11 +98,31 @@ class S3Exporter(Exporter):
         self.max_pool_connections = max_pool_connections
         self._keys = (access_key, secret_key)
         self._client = client
+        self._client_given = client is not None
+        self._lock = threading.Lock()
         self._transfer = TransferConfig(multipart_threshold=multipart_threshold,
                                         multipart_chunksize=max(5 * MiB, multipart_threshold),
                                         max_concurrency=4)
-        self._existing: dict[str, tuple[int, str]] = {}
-        self._sent: dict[str, tuple[int, str | None]] = {}
+        self._existing: dict[str, int] = {}  # key -> size, listed when the export starts
+
+    def __getstate__(self) -> dict:
+        """Workers of a process-based mapper build their own client: clients do not pickle."""
+        state = {**self.__dict__, "_lock": None}
+        if not self._client_given:
+            state["_client"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The boto3 S3 client, built on first use in each process."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
 
     @property
     def target(self) -> str:
@@ -131,18 +152,16 @@ class S3Exporter(Exporter):
         return retry(call, is_transient, attempts=self.attempts, base_delay=self.retry_delay)
 
     @contextmanager
-    def _session(self, staging: Path, content: Sequence[ExportItem]) -> Iterator[None]:
-        self._client = self._client or self._make_client()
+    def _session(self, staging: Path, items: Sequence[ExportItem]) -> Iterator[None]:
         self._retry(self._ensure_bucket)
         self._existing = self._retry(self._list)
-        self._sent = {}
         yield
-        self._verify(self._retry(self._list))
+        self._verify(self._retry(self._list), items)
 
     def _ensure_bucket(self) -> None:
         """Create the bucket when missing; us-east-1 takes no LocationConstraint."""
         try:
-            self._client.head_bucket(Bucket=self.bucket)
+            self.client.head_bucket(Bucket=self.bucket)
             return
         except ClientError as error:
             if _code(error) not in {"404", "NoSuchBucket", "NotFound"}:
@@ -150,17 +169,16 @@ class S3Exporter(Exporter):
         location = {} if self.region == "us-east-1" else {
             "CreateBucketConfiguration": {"LocationConstraint": self.region}}
         try:
-            self._client.create_bucket(Bucket=self.bucket, **location)
+            self.client.create_bucket(Bucket=self.bucket, **location)
         except ClientError as error:
             if _code(error) != "BucketAlreadyOwnedByYou":
                 raise
 
-    def _list(self) -> dict[str, tuple[int, str]]:
-        """key -> (size, ETag) of every object under the prefix."""
-        pages = self._client.get_paginator("list_objects_v2").paginate(
+    def _list(self) -> dict[str, int]:
+        """key -> size of every object under the prefix."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=PREFIX)
-        return {obj["Key"]: (obj["Size"], obj.get("ETag", "")) for page in pages
-                for obj in page.get("Contents", [])}
+        return {obj["Key"]: obj["Size"] for page in pages for obj in page.get("Contents", [])}
 
     def _export_content(self, item: ExportItem) -> bool:
         return self._retry(lambda: self._upload(item, item.data.get("sha256")))
@@ -180,27 +198,25 @@ class S3Exporter(Exporter):
         if self._is_current(key, size, sha256):
             return False
         metadata = {"sha256": sha256}
-        md5 = None
         if small:
             digest = hashlib.md5(body, usedforsecurity=False)
             md5 = digest.hexdigest()
-            response = self._client.put_object(
+            response = self.client.put_object(
                 Bucket=self.bucket, Key=key, Body=body, Metadata=metadata,
                 ContentMD5=base64.b64encode(digest.digest()).decode())
             if not _etag_matches(response.get("ETag", ""), md5):
                 raise self.error(f"{key}: ETag {response.get('ETag')} does not match MD5 {md5}")
         else:
-            self._client.upload_file(item.source, self.bucket, key,
+            self.client.upload_file(item.source, self.bucket, key,
                                      ExtraArgs={"Metadata": metadata}, Config=self._transfer)
-        self._sent[key] = (size, md5)
         return True
 
     def _is_current(self, key: str, size: int, sha256: str) -> bool:
         """True when the object exists with this size and sha256 metadata."""
-        if key not in self._existing or self._existing[key][0] != size:
+        if self._existing.get(key) != size:
             return False
         try:
-            head = self._client.head_object(Bucket=self.bucket, Key=key)
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
             if _status(error) == 404:
                 return False
@@ -208,13 +224,12 @@ class S3Exporter(Exporter):
         metadata = {name.lower(): value for name, value in head.get("Metadata", {}).items()}
         return head.get("ContentLength") == size and metadata.get("sha256") == sha256
 
-    def _verify(self, listed: dict[str, tuple[int, str]]) -> None:
-        """Every object sent in this export must be listed with its size and MD5."""
-        bad = sorted(key for key, (size, md5) in self._sent.items()
-                     if key not in listed or listed[key][0] != size
-                     or not _etag_matches(listed[key][1], md5))
+    def _verify(self, listed: dict[str, int], items: Sequence[ExportItem]) -> None:
+        """Every item of this export must now be listed with its size (uploads checked MD5)."""
+        bad = [item.relative for item in items if listed.get(PREFIX + item.relative) != item.size]
         if bad:
-            raise self.error(f"{len(bad)} uploaded objects failed verification, e.g. {bad[:3]}")
+            raise self.error(f"{len(bad)} objects are missing or of the wrong size after the "
+                             f"upload, e.g. {bad[:3]}")
 
     def _describe(self, error: BaseException) -> str:
         cause = _root_cause(error)
