@@ -23,6 +23,7 @@ from hidebound_dagster_tests.dagster_servers import (
     dagster_servers,
     require_chromium,
 )
+from hidebound_dagster_tests.services import LOOPBACK
 
 SCREENSHOTS = REPO / "docs" / "screenshots"
 CRUDES_ASSETS = (
@@ -202,6 +203,18 @@ def test_workflow_from_the_ui(tmp_path: Path) -> None:
         assert results["rows"] == 5, json.dumps(results, indent=1)
         assert INVALID_ASSET in results["result"], results["result"]
         phase("search run succeeded")
+
+        # Remote control as the README shows it: the Python GraphQL client, with run config.
+        from dagster_graphql import DagsterGraphQLClient
+
+        client = DagsterGraphQLClient(LOOPBACK, port_number=dagster.port)
+        remote_id = client.submit_job_execution("update", run_config={
+            "resources": {"hidebound": {"config": {"include_regex": "raw001"}}},
+        })
+        dagster.wait_run(remote_id, timeout=90)
+        assert client.get_run_status(remote_id).value == "SUCCESS"
+        assert dagster.materializations(remote_id)["file_table"]["files"] == 14
+        phase("update launched with DagsterGraphQLClient")
 
         # The graph again, now showing every asset materialized.
         page.set_viewport_size({"width": 1400, "height": 800})
