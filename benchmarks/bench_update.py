@@ -203,28 +203,18 @@ PHASES = [
 
 
 def phased_core(ingress: Path, specs: dict[str, Any], partitions: int) -> tuple[Any, Any, dict]:
-    """build_file_table + build_asset_table step by step (same calls, same order), timed."""
-    import pandas as pd
-
-    from hidebound_dagster.core import naming
-    from hidebound_dagster.core.asset_table import (
-        ASSET_COLUMNS,
-        asset_problems,
-        mixed_specifications,
-        specification_failures,
-    )
+    """build_file_table + build_asset_table through their own steps, timed one by one."""
+    from hidebound_dagster.core.asset_table import group_assets, specification_failures, verdict
     from hidebound_dagster.core.cluster import dask_mapper
     from hidebound_dagster.core.config import DaskConfig
     from hidebound_dagster.core.file_table import (
-        FILE_ERRORS,
-        join_errors,
-        order_columns,
+        assemble,
+        by_specification,
+        identify,
         parse_spec_rows,
-        specification_errors,
-        trait_errors,
+        readable,
         trait_table,
     )
-    from hidebound_dagster.core.identity import ids
     from hidebound_dagster.core.scan import scan_directory, select
 
     config = DaskConfig(num_partitions=partitions)
@@ -232,56 +222,24 @@ def phased_core(ingress: Path, specs: dict[str, Any], partitions: int) -> tuple[
     with dask_mapper(config) as mapper:
         files = select(scan_directory(ingress), "", EXCLUDE)
         clock.lap("scan")
-        files["filepath"] = str(ingress) + "/" + files["filepath_relative"]
-        files["extension"] = files["filename"].str.extract(r".\.([^.]*)$", expand=False)
-        files["specification"] = naming.find_specifications(files["filename"])
-        files["spec_error"] = specification_errors(files["specification"], specs)
+        files = identify(files, ingress, specs)
         clock.lap("spec")
         parts = []
-        for token, rows in files[files["spec_error"].isna()].groupby("specification"):
-            spec = specs[str(token)]
+        for spec, rows in by_specification(files, specs):
             parsed = parse_spec_rows(spec, rows)
-            readable = rows.loc[rows["scan_error"].isna(), "filepath"]
             clock.lap("spec")
-            traits = trait_table(spec, readable, mapper, config.num_partitions)
+            traits = trait_table(spec, readable(rows), mapper, config.num_partitions)
             clock.lap("traits")
             parts.append(parsed.join(traits))
-            clock.lap("assemble")
-    extra = pd.concat(parts) if parts else pd.DataFrame(index=files.index[:0])
-    table = files.join(extra.drop(columns=["specification"], errors="ignore"))
-    for column in ["asset_name", "asset_path", "asset_type", *FILE_ERRORS]:
-        if column not in table:
-            table[column] = None
-    traits = sorted(c for c in table.columns if c.endswith("_error") and c not in FILE_ERRORS)
-    table["file_error"] = join_errors(
-        [table[column] for column in FILE_ERRORS] + [trait_errors(table, traits)]
-    )
-    table["file_id"] = ids(table["filepath_relative"])
-    table["asset_id"] = ids(table["asset_path"])
-    files = order_columns(table)
+    files = assemble(files, parts)
     clock.lap("assemble")
-
-    grouped = files[files["asset_path"].notna()].groupby("asset_path", sort=True)
-    assets = grouped.agg(
-        asset_name=("asset_name", "first"),
-        asset_type=("asset_type", "first"),
-        specification=("specification", "first"),
-        file_count=("filename", "size"),
-        size=("size", "sum"),
-        asset_id=("asset_id", "first"),
-    ).reset_index()
+    assets = group_assets(files)
     clock.lap("group")
     failures = specification_failures(files, specs)
     clock.lap("validate")
-    problems = pd.concat([
-        asset_problems(files, failures),
-        mixed_specifications(files),
-    ]).groupby(level=0).agg("\n".join)
-    errors = assets["asset_path"].map(problems)
-    assets["asset_error"] = errors.astype(object).where(errors.notna(), None)
-    assets["asset_valid"] = errors.isna()
+    assets = verdict(assets, files, failures)
     clock.lap("verdict")
-    return files, assets[ASSET_COLUMNS], clock.seconds
+    return files, assets, clock.seconds
 
 
 def same_tables(left: tuple[Any, Any], right: tuple[Any, Any]) -> bool:

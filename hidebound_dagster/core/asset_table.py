@@ -62,8 +62,13 @@ def build_asset_table(
     files: pd.DataFrame, specs: Mapping[str, type[Specification]]
 ) -> pd.DataFrame:
     """Group the file table into one row per asset with its whole-asset verdict."""
+    return verdict(group_assets(files), files, specification_failures(files, specs))
+
+
+def group_assets(files: pd.DataFrame) -> pd.DataFrame:
+    """One row per asset path: name, type, specification, file count, bytes, id."""
     grouped = files[files["asset_path"].notna()].groupby("asset_path", sort=True)
-    assets = grouped.agg(
+    return grouped.agg(
         asset_name=("asset_name", "first"),
         asset_type=("asset_type", "first"),
         specification=("specification", "first"),
@@ -71,8 +76,12 @@ def build_asset_table(
         size=("size", "sum"),
         asset_id=("asset_id", "first"),
     ).reset_index()
+
+
+def verdict(assets: pd.DataFrame, files: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
+    """The assets with their error (every problem of their files and rules) and validity."""
     problems = pd.concat([
-        asset_problems(files, specification_failures(files, specs)),
+        asset_problems(files, failures),
         mixed_specifications(files),
     ]).groupby(level=0).agg("\n".join)
     errors = assets["asset_path"].map(problems)

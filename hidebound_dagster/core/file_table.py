@@ -109,17 +109,42 @@ def build_file_table(
 ) -> pd.DataFrame:
     """Scan ingress and return one row per selected file: name fields, traits, asset path,
     and a `file_error` that says everything wrong with the file (None when nothing is)."""
-    files = select(scan_directory(ingress), include_regex, exclude_regex)
+    files = identify(select(scan_directory(ingress), include_regex, exclude_regex), ingress, specs)
+    parts = [
+        parse_spec_rows(spec, rows).join(
+            trait_table(spec, readable(rows), mapper, chunks, log)
+        )
+        for spec, rows in by_specification(files, specs)
+    ]
+    return assemble(files, parts)
+
+
+def identify(
+    files: pd.DataFrame, ingress: Path, specs: Mapping[str, type[Specification]]
+) -> pd.DataFrame:
+    """The scanned files with absolute path, extension, specification token and spec error."""
     files["filepath"] = str(ingress) + "/" + files["filepath_relative"]
     files["extension"] = files["filename"].str.extract(r".\.([^.]*)$", expand=False)
     files["specification"] = naming.find_specifications(files["filename"])
     files["spec_error"] = specification_errors(files["specification"], specs)
-    parts = []
-    for token, rows in files[files["spec_error"].isna()].groupby("specification"):
-        spec = specs[str(token)]
-        parsed = parse_spec_rows(spec, rows)
-        readable = rows.loc[rows["scan_error"].isna(), "filepath"]
-        parts.append(parsed.join(trait_table(spec, readable, mapper, chunks, log)))
+    return files
+
+
+def by_specification(
+    files: pd.DataFrame, specs: Mapping[str, type[Specification]]
+) -> list[tuple[type[Specification], pd.DataFrame]]:
+    """The rows of each known specification."""
+    known = files[files["spec_error"].isna()]
+    return [(specs[str(token)], rows) for token, rows in known.groupby("specification")]
+
+
+def readable(rows: pd.DataFrame) -> pd.Series:
+    """The absolute paths of the rows whose file could be read."""
+    return rows.loc[rows["scan_error"].isna(), "filepath"]
+
+
+def assemble(files: pd.DataFrame, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Join the per-specification columns onto the files, then errors and ids."""
     extra = pd.concat(parts) if parts else pd.DataFrame(index=files.index[:0])
     table = files.join(extra.drop(columns=["specification"], errors="ignore"))
     for column in ["asset_name", "asset_path", "asset_type", *FILE_ERRORS]:
