@@ -75,9 +75,24 @@ def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = Non
     raise TimeoutError(f"{url} not answering after {timeout}s")
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _default_stop_signals() -> None:
+    for number in _STOP_SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
+
+
+def _stop_signals_ignored() -> bool:
+    """True when we run as a background job (SIGINT ignored): children would inherit that, and
+    some servers (dagster) then ignore SIGTERM as well."""
+    return any(signal.getsignal(number) == signal.SIG_IGN for number in _STOP_SIGNALS)
+
+
 def start(cmd: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
     """Start a server in its own process group, stdout and stderr into `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    restore = _default_stop_signals if _stop_signals_ignored() else None
     with log.open("ab") as handle:
         return subprocess.Popen(
             cmd,
@@ -86,6 +101,7 @@ def start(cmd: list[str], log: Path, env: dict | None = None) -> subprocess.Pope
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
             start_new_session=True,  # own process group, so stop() reaches the whole tree
+            preexec_fn=restore,  # only when needed: preexec_fn is risky with threads
         )
 
 
@@ -293,7 +309,8 @@ _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length
 
 
 class FailingProxy(_LoopbackHTTP):
-    """Reverse proxy to a loopback port that answers 500 to its first `fail_first` requests."""
+    """Reverse proxy to a loopback port that answers 500 to its first `fail_first` requests
+    (of those `should_fail` picks) and records (method, path, body) of every request."""
 
     def __init__(self, target_port: int, fail_first: int = 0,
                  should_fail: Callable[[str, str], bool] | None = None) -> None:
@@ -301,13 +318,13 @@ class FailingProxy(_LoopbackHTTP):
         self.target_port = target_port
         self.fail_first = fail_first
         self.should_fail = should_fail or (lambda method, path: True)
-        self.seen = 0
         self.failed = 0
+        self.requests: list[tuple[str, str, bytes]] = []
         self._lock = threading.Lock()
 
-    def _take_failure(self, method: str, path: str) -> bool:
+    def _take_failure(self, method: str, path: str, body: bytes) -> bool:
         with self._lock:
-            self.seen += 1
+            self.requests.append((method, path, body))
             if self.failed < self.fail_first and self.should_fail(method, path):
                 self.failed += 1
                 return True
@@ -315,7 +332,7 @@ class FailingProxy(_LoopbackHTTP):
 
     def handle(self, handler: _Handler) -> None:
         body = handler._body()
-        if self._take_failure(handler.command, handler.path):
+        if self._take_failure(handler.command, handler.path, body):
             handler._reply(500, b'{"message": "injected failure", "type": "internal"}')
             return
         upstream = http.client.HTTPConnection(LOOPBACK, self.target_port, timeout=60)

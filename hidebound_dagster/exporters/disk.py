@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import shutil
@@ -11,20 +10,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem
+from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem, sha256_file
 
 COPY_BUFFER = 1 << 20
 _PROCESS = uuid.uuid4().hex[:12]  # temporary names: unique per process, then per file
 _COUNTER = itertools.count()
-
-
-def sha256_file(path: str | os.PathLike, block: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:  # noqa: PTH123
-        while chunk := handle.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def copy_atomically(source: str, target: str) -> None:
@@ -55,7 +45,7 @@ class DiskExporter(Exporter):
         return f"directory {self.target_directory}"
 
     @contextmanager
-    def _session(self, staging: Path, content: Sequence[ExportItem]) -> Iterator[None]:
+    def _session(self, staging: Path, items: Sequence[ExportItem]) -> Iterator[None]:
         staging, target = staging.resolve(), self.target_directory.resolve()
         if target == staging or staging in target.parents:
             raise self.error(f"the target directory must not be inside staging {staging}")

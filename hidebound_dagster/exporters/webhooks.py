@@ -53,6 +53,9 @@ class WebhookError(RuntimeError):
         super().__init__(f"{len(failed)} of {len(self.results)} webhooks failed: "
                          + "; ".join(failed))
 
+    def __reduce__(self):
+        return type(self), (self.results,)
+
 
 def _host(url: str) -> str:
     """host[:port] of a URL, without user info, path or query."""
