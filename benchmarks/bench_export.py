@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import boto3
 from botocore.config import Config
 
-from hidebound_dagster.exporters.base import DEFAULT_CONCURRENCY, thread_mapper
+from hidebound_dagster.core.parallel import thread_mapper
+from hidebound_dagster.exporters.base import DEFAULT_CONCURRENCY
 from hidebound_dagster.exporters.disk import DiskExporter
 from hidebound_dagster.exporters.s3 import S3Exporter
 from hidebound_dagster_tests.exporters.staging_fixture import build_staging

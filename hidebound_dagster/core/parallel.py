@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
@@ -23,13 +22,22 @@ def serial_map(func: Callable[[T], R], items: Sequence[T]) -> list[R]:
     return [func(item) for item in items]
 
 
-def thread_map(func: Callable[[T], R], items: Sequence[T], workers: int | None = None) -> list[R]:
-    """A thread-pool mapper for I/O-bound work without Dask."""
-    workers = workers or min(32, (os.cpu_count() or 1) * 4)
-    if len(items) <= 1:
-        return serial_map(func, items)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(func, items))
+def thread_mapper(max_workers: int = 8) -> Mapper:
+    """A thread-pool mapper for I/O-bound work; items not started yet are cancelled once one
+    fails, so a failure stops the work early."""
+
+    def mapper(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if not items:
+            return []
+        with ThreadPoolExecutor(min(max_workers, len(items))) as pool:
+            futures = [pool.submit(func, item) for item in items]
+            try:
+                return [future.result() for future in futures]
+            finally:
+                for future in futures:
+                    future.cancel()
+
+    return mapper
 
 
 def chunked(items: Sequence[T], chunks: int) -> list[list[T]]:

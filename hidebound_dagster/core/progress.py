@@ -6,15 +6,14 @@ from collections.abc import Callable
 
 
 class Progress:
-    """Logs `stage: done of total (pct%)` when a new tenth of the work is complete."""
+    """Logs `stage: 30% (3 of 10)` when a new tenth of the work is complete."""
 
     def __init__(self, log: Callable[[str], None], stage: str, total: int) -> None:
         self.log, self.stage, self.total = log, stage, total
-        self.logged_tenth = -1
+        self.logged_tenth = 0  # the start is logged by the stage itself
 
     def __call__(self, done: int) -> None:
         tenth = 10 if self.total == 0 else done * 10 // self.total
         if tenth > self.logged_tenth:
             self.logged_tenth = tenth
-            percent = 100 if self.total == 0 else done * 100 // self.total
-            self.log(f"{self.stage}: {done} of {self.total} ({percent}%)")
+            self.log(f"{self.stage}: {tenth * 10}% ({done} of {self.total})")

@@ -14,38 +14,20 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hidebound_dagster.core.parallel import Mapper, thread_mapper
+from hidebound_dagster.core.progress import Progress
 from hidebound_dagster.exporters.errors import ExportError, redact
 
 METADATA_TYPES: tuple[str, ...] = ("asset", "file", "asset-chunk", "file-chunk")
 CONTENT = "content"
 DEFAULT_CONCURRENCY = 8
 
-Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 LOGGER = logging.getLogger(__name__)
-
-
-def thread_mapper(max_workers: int = DEFAULT_CONCURRENCY) -> Mapper:
-    """A mapper running items on a thread pool; items not started yet are cancelled on failure."""
-
-    def mapper(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        if not items:
-            return []
-        workers = min(max_workers, len(items))
-        with ThreadPoolExecutor(workers, thread_name_prefix="hidebound-export") as pool:
-            futures = [pool.submit(func, item) for item in items]
-            try:
-                return [future.result() for future in futures]
-            finally:
-                for future in futures:
-                    future.cancel()
-
-    return mapper
 
 
 def validate_metadata_types(types: Iterable[str]) -> tuple[str, ...]:
@@ -160,19 +142,15 @@ class _Progress:
     """Logs each new tenth of the items done, once, from any thread of this process."""
 
     def __init__(self, log: logging.Logger, label: str, total: int) -> None:
-        self.log, self.label, self.total = log, label, total
-        self.done = self.tenths = 0
+        self.done = 0
+        self.report = Progress(log.info, label, total)
         self.first_error: ExportError | None = None
         self._lock = threading.Lock()
 
     def add(self) -> None:
         with self._lock:
             self.done += 1
-            tenths = self.done * 10 // self.total
-            if tenths > self.tenths:
-                self.tenths = tenths
-                self.log.info("%s: %d%% (%d of %d)", self.label, tenths * 10, self.done,
-                              self.total)
+            self.report(self.done)
 
     def fail(self, error: ExportError) -> None:
         with self._lock:
@@ -269,7 +247,7 @@ class Exporter(ABC):
     ) -> ExportReport:
         """Send staged content and the chosen metadata types; raise ExportError on failure."""
         started = time.monotonic()
-        mapper = mapper or thread_mapper()
+        mapper = mapper or thread_mapper(DEFAULT_CONCURRENCY)
         log = log or LOGGER
         label = f"{self.name} export"
         try:

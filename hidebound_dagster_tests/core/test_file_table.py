@@ -11,7 +11,7 @@ import pytest
 
 from hidebound_dagster.core.file_table import build_file_table
 from hidebound_dagster.core.identity import ID_NAMESPACE
-from hidebound_dagster.core.parallel import thread_map
+from hidebound_dagster.core.parallel import thread_mapper
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster_tests.conftest import write_frames, write_tiles
 from hidebound_dagster_tests.images import write_corrupt_png, write_png
@@ -228,7 +228,7 @@ def test_empty_ingress(tmp_path: Path, specs: Specs) -> None:
 def test_parallel_mapper_gives_the_same_table(tmp_path: Path, specs: Specs) -> None:
     root = build_ingress(tmp_path / "ingress")
     serial = build_file_table(root, specs, chunks=1)
-    threaded = build_file_table(root, specs, mapper=thread_map, chunks=5)
+    threaded = build_file_table(root, specs, mapper=thread_mapper(4), chunks=5)
     pd.testing.assert_frame_equal(serial.drop(columns="coordinate"),
                                   threaded.drop(columns="coordinate"))
     assert serial["coordinate"].astype(str).tolist() == threaded["coordinate"].astype(str).tolist()

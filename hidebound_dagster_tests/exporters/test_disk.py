@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hidebound_dagster.exporters.base import thread_mapper
+from hidebound_dagster.core.parallel import thread_mapper
 from hidebound_dagster.exporters.disk import DiskExporter
 from hidebound_dagster.exporters.errors import ExportError
 from hidebound_dagster_tests.exporters.staging_fixture import Staging, build_staging, read_tree

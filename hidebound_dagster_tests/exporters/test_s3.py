@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from hidebound_dagster.exporters.base import thread_mapper
+from hidebound_dagster.core.parallel import thread_mapper
 from hidebound_dagster.exporters.errors import ExportError
 from hidebound_dagster.exporters.s3 import S3Exporter, is_transient
 from hidebound_dagster_tests.exporters.staging_fixture import Staging, build_staging
