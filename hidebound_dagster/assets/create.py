@@ -66,6 +66,14 @@ def staged_content_asset(after: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefiniti
 staged_content = staged_content_asset()
 
 
+def data_time(files: pd.DataFrame) -> datetime:
+    """When the staged data last changed (the newest file), naming the chunk files: the same
+    ingress gives the same chunk names, so re-exports never leave a second chunk behind."""
+    newest = files["mtime_ns"].max() if len(files) else None
+    return datetime.now() if newest is None or pd.isna(newest) else datetime.fromtimestamp(
+        int(newest) / 1e9)
+
+
 @dg.asset(**CREATE, kinds={"json", "filesystem"})
 def metadata(
     context: dg.AssetExecutionContext, hidebound: HideboundResource, staged_content: pd.DataFrame
@@ -78,7 +86,7 @@ def metadata(
     files = file_records(table)
     assets = asset_records(files)
     try:
-        write_metadata(config.staging_directory, files, assets, datetime.now())
+        write_metadata(config.staging_directory, files, assets, data_time(staged_content))
     except OSError as error:
         raise dg.Failure(description=f"cannot write metadata: {error}") from None
     context.log.info(f"create: wrote metadata of {len(assets)} assets and {len(files)} files")
