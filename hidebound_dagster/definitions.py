@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+from dagster_dask import dask_executor
 
 from hidebound_dagster.assets import create, delete, export, search, update
 from hidebound_dagster.checks import assets_pass_specification, specification_check
@@ -36,6 +37,7 @@ defs = dg.Definitions(
     ],
     jobs=[
         workflow_job(WORKFLOW),
+        workflow_job(WORKFLOW, "workflow_on_dask", dask_executor),
         stage_job("delete", "Clear `staging/content` and `staging/metadata`."),
         stage_job("update", "Scan the ingress, validate every asset, keep the valid ones."),
         stage_job("create", "Stage the valid assets and write their metadata."),

@@ -17,12 +17,16 @@ def stage_job(step: str, description: str) -> dg.UnresolvedAssetJobDefinition:
     )
 
 
-def workflow_job(steps: Sequence[str]) -> dg.UnresolvedAssetJobDefinition:
+def workflow_job(
+    steps: Sequence[str], name: str = "workflow", executor: dg.ExecutorDefinition | None = None
+) -> dg.UnresolvedAssetJobDefinition:
     """The configured steps as one run; their order is carried by the asset dependencies."""
     return dg.define_asset_job(
-        "workflow",
+        name,
         selection=dg.AssetSelection.groups(*(STAGE_GROUPS[step] for step in steps)),
-        description=f"The configured workflow: {', '.join(steps)}.",
+        description=f"The configured workflow: {', '.join(steps)}"
+        + (" (each step a task on a Dask cluster)." if executor else "."),
+        executor_def=executor,
     )
 
 

@@ -325,3 +325,28 @@ def test_dagster_job_execute_runs_the_workflow(tmp_path: Path) -> None:
     assert len(list((project["staging"] / "metadata" / "file").iterdir())) == 15
     assert len(list((project["staging"] / "metadata" / "asset").iterdir())) == 4
     assert (home / "storage" / "tables" / "file_table.parquet").is_file()
+
+
+def test_workflow_on_the_dask_executor_runs_each_step_on_a_dask_cluster(tmp_path: Path) -> None:
+    """The optional dagster-dask executor: every step a task on a local cluster of worker
+    processes (needs a persistent instance, so DAGSTER_HOME is set)."""
+    project = make_project(tmp_path / "project")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    run_config = tmp_path / "run_config.yaml"
+    run_config.write_text(
+        "execution:\n  config:\n    cluster:\n      local:\n        n_workers: 1\n"
+        "        threads_per_worker: 1\n        dashboard_address: null\n"
+    )
+    env = {**os.environ, "DAGSTER_HOME": str(home),
+           "HIDEBOUND_CONFIG_FILEPATH": str(project["config"])}
+    dagster = Path(sys.executable).with_name("dagster")
+    completed = subprocess.run(
+        [str(dagster), "job", "execute", "-m", "hidebound_dagster.definitions",
+         "-j", "workflow_on_dask", "-c", str(run_config)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "RUN_SUCCESS" in completed.stderr
+    assert files_of(project["staging"] / "content") == valid_example_files()
+    assert len(list((project["staging"] / "metadata" / "asset").iterdir())) == 4
