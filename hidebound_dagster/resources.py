@@ -17,6 +17,7 @@ from hidebound_dagster.core.config import (
     ConfigError,
     DaskConfig,
     HideboundConfig,
+    config_from_env,
     load_config,
     redacted,
 )
@@ -27,9 +28,9 @@ DEFAULT_CONFIG_FILE = Path(__file__).resolve().parents[1] / "hidebound.yaml"
 
 
 def default_config_file() -> str | None:
-    """The example config, unless the environment configures hidebound itself."""
-    configured = any(name.startswith(ENV_PREFIX) for name in os.environ)
-    return None if configured else str(DEFAULT_CONFIG_FILE)
+    """The example config, unless HIDEBOUND_* variables configure hidebound themselves
+    (exporter secrets such as HIDEBOUND_S3_SECRET_KEY do not count)."""
+    return None if config_from_env(os.environ) else str(DEFAULT_CONFIG_FILE)
 
 
 class HideboundResource(dg.ConfigurableResource):

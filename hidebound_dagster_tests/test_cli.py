@@ -256,3 +256,17 @@ def test_config_file_that_is_not_yaml_exits_1(
     code, out, err = run(capsys, "config", "--config-file", str(path))
     assert (code, out) == (1, "")
     assert str(path) in err and "Traceback" not in err
+
+
+def test_exporter_secrets_in_the_environment_do_not_replace_the_config_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HIDEBOUND_S3_SECRET_KEY is a secret for the s3_exporter resource, not a config key: with
+    no config variable set, the bundled example config stays in effect."""
+    for name in ("HIDEBOUND_CONFIG_FILEPATH", "HIDEBOUND_INGRESS_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HIDEBOUND_S3_SECRET_KEY", "Env-Secret-Value")
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert yaml.safe_load(out)["ingress_directory"].endswith("examples/ingress")
+    assert "Env-Secret-Value" not in out
