@@ -92,6 +92,7 @@ def cluster(config: DaskConfig) -> Iterator[Any]:
 def gateway_cluster(config: DaskConfig) -> Iterator[Any]:
     """A dask-gateway cluster sized by the gateway_* settings."""
     try:
+        import aiohttp
         import dask_gateway
     except ImportError:
         raise RuntimeError(
@@ -103,13 +104,17 @@ def gateway_cluster(config: DaskConfig) -> Iterator[Any]:
         if config.gateway_auth_type == "basic"
         else dask_gateway.JupyterHubAuth(api_token=token)
     )
-    with dask.config.set({"distributed.comm.timeouts.connect": config.gateway_timeout}):
-        gateway = dask_gateway.Gateway(
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": config.gateway_timeout}),
+        dask_gateway.Gateway(
             address=config.gateway_address,
             proxy_address=config.gateway_proxy_address,
             public_address=config.gateway_public_address,
             auth=auth,
-        )
+        ) as gateway,
+    ):
+        # dask-gateway sets no timeout on its HTTP calls (aiohttp would wait 300 s)
+        gateway._request_kwargs["timeout"] = aiohttp.ClientTimeout(total=config.gateway_timeout)
         options = gateway.cluster_options()
         for option in config.gateway_cluster_options:
             setattr(options, option.field, option.default)
