@@ -4,12 +4,14 @@ a search run launched over GraphQL.
 
 Starts dagster-webserver (DefaultRunCoordinator, no daemon) on a tmp DAGSTER_HOME and a tmp copy
 of the example project, and drives Debian's /usr/bin/chromium with Playwright. Screenshots go to
-docs/screenshots/.
+the test's tmp directory, or refresh the README's (docs/screenshots/) with
+HIDEBOUND_UPDATE_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -25,7 +27,9 @@ from hidebound_dagster_tests.dagster_servers import (
 )
 from hidebound_dagster_tests.services import LOOPBACK
 
-SCREENSHOTS = REPO / "docs" / "screenshots"
+#: The README's screenshots are refreshed only on request (HIDEBOUND_UPDATE_SCREENSHOTS=1), so a
+#: test run leaves the work tree clean; otherwise they go to the test's tmp directory.
+README_SCREENSHOTS = REPO / "docs" / "screenshots"
 CRUDES_ASSETS = (
     "staging_cleared", "file_table", "asset_table", "validated_assets", "staged_content",
     "metadata",
@@ -135,7 +139,9 @@ def launch_workflow_from_job_page(page, dagster: Dagster) -> str:
 
 def test_workflow_from_the_ui(tmp_path: Path) -> None:
     require_chromium()  # fail before starting anything when the browser is missing
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    update = os.environ.get("HIDEBOUND_UPDATE_SCREENSHOTS") == "1"
+    shots = README_SCREENSHOTS if update else tmp_path / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
     begin = time.monotonic()
 
     def phase(name: str) -> None:  # shown with -s: where the time goes
@@ -186,14 +192,14 @@ def test_workflow_from_the_ui(tmp_path: Path) -> None:
         )
         expect(dialog.locator("tbody tr")).to_have_count(5)  # the 5 invalid example assets
         settled(page, dialog)
-        page.screenshot(path=str(SCREENSHOTS / "invalid-assets.png"))
+        page.screenshot(path=str(shots / "invalid-assets.png"))
         dialog.get_by_role("button", name="Close").click()
         expect(dialog).to_be_hidden()
 
         tree_row = page.locator("tr", has=page.get_by_text("validity_tree", exact=True))
         expect(tree_row.get_by_text(INVALID_ASSET, exact=True)).to_be_visible()
         tree_row.scroll_into_view_if_needed()
-        tree_row.screenshot(path=str(SCREENSHOTS / "validity-tree.png"))
+        tree_row.screenshot(path=str(shots / "validity-tree.png"))
         phase("asset_table page checked")
 
         # search, launched over GraphQL with run config.
@@ -219,6 +225,8 @@ def test_workflow_from_the_ui(tmp_path: Path) -> None:
         # The graph again, now showing every asset materialized.
         page.set_viewport_size({"width": 1400, "height": 800})
         open_asset_graph(page, dagster.url)
-        page.screenshot(path=str(SCREENSHOTS / "asset-graph.png"))
+        page.screenshot(path=str(shots / "asset-graph.png"))
         phase("asset graph screenshot taken")
     phase("servers stopped")
+    for name in ("asset-graph.png", "invalid-assets.png", "validity-tree.png"):
+        assert (shots / name).stat().st_size > 5_000, name  # a real picture, not a blank
