@@ -58,7 +58,9 @@ class HideboundResource(dg.ConfigurableResource):
         except ConfigError as error:
             self._error = error
             return
-        if context.log is not None:
+        run = context.dagster_run
+        # Dagster re-opens resources after a run ends (`dagster job execute` does): log once.
+        if context.log is not None and not (run and run.is_finished):
             context.log.info("hidebound config (redacted):\n" + self.shown())
 
     def shown(self) -> str:

@@ -321,6 +321,7 @@ def test_dagster_job_execute_runs_the_workflow(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stderr.count("hidebound config (redacted)") == 1  # logged once per run
     assert files_of(project["staging"] / "content") == valid_example_files()
     assert len(list((project["staging"] / "metadata" / "file").iterdir())) == 15
     assert len(list((project["staging"] / "metadata" / "asset").iterdir())) == 4
