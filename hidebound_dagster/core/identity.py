@@ -1,7 +1,10 @@
-"""Deterministic ids: uuid5 of a path relative to ingress, so re-runs overwrite, never duplicate."""
+"""Identity: deterministic ids (uuid5 of a path relative to ingress, so re-runs overwrite, never
+duplicate) and the sha256 that says two files hold the same bytes."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import uuid
 
 import pandas as pd
@@ -20,3 +23,9 @@ def ids(paths: pd.Series) -> pd.Series:
     lookup = dict(zip(distinct, map(path_id, distinct), strict=True))
     values = paths.to_numpy(dtype=object, na_value=None)
     return pd.Series([lookup.get(p) for p in values], index=paths.index, dtype=object)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The hex sha256 of a file's bytes."""
+    with open(path, "rb") as handle:  # noqa: PTH123 (str paths keep the per-file cost low)
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -11,7 +11,6 @@ interrupted move is put back by `restore_interrupted`.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import uuid
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hidebound_dagster.core.identity import sha256_file
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
 from hidebound_dagster.core.progress import Progress
 
@@ -32,12 +32,6 @@ PARTIAL = ".partial"
 
 class StagingError(RuntimeError):
     """Staging cannot proceed safely; nothing was lost, and the message says what to do."""
-
-
-def sha256(path: Path) -> str:
-    """The hex sha256 of a file's bytes."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def source_changes(files: pd.DataFrame) -> pd.Series:
@@ -77,7 +71,7 @@ def copy_chunk(target: Path, jobs: list[tuple[str, str]]) -> list[str]:
     for source, relative in jobs:
         destination = target / relative
         shutil.copy2(source, destination)
-        digests.append(sha256(destination))
+        digests.append(sha256_file(destination))
     return digests
 
 
@@ -92,7 +86,7 @@ def move_chunk(target: Path, jobs: list[tuple[str, str]]) -> list[str]:
 def move_file(source: Path, destination: Path) -> str:
     """Move one file and return its sha256: rename on one filesystem; across filesystems copy to
     a partial name, fsync, verify size and sha256, rename into place, then remove the source."""
-    digest = sha256(source)
+    digest = sha256_file(source)
     if destination.exists():
         raise StagingError(f"{destination} already exists; refusing to overwrite it")
     try:
@@ -105,7 +99,7 @@ def move_file(source: Path, destination: Path) -> str:
     shutil.copy2(source, partial_path)
     with partial_path.open("rb+") as handle:
         os.fsync(handle.fileno())
-    if partial_path.stat().st_size != source.stat().st_size or sha256(partial_path) != digest:
+    if partial_path.stat().st_size != source.stat().st_size or sha256_file(partial_path) != digest:
         partial_path.unlink()
         raise StagingError(f"copy of {source} to {destination} did not verify; source kept")
     partial_path.rename(destination)
@@ -177,7 +171,7 @@ def restore_interrupted(ingress: Path, staging: Path) -> int:
         if path.name.endswith(PARTIAL):
             path.unlink()  # a partial copy: its source was never removed
         elif original.exists():
-            if sha256(original) == sha256(path):
+            if sha256_file(original) == sha256_file(path):
                 path.unlink()
         else:
             original.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,6 @@ Per-item work runs through a `mapper(func, items) -> list`, so callers choose th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -75,15 +74,6 @@ def read_json(path: str | os.PathLike) -> Any:
     """The parsed content of a JSON file."""
     with open(path, "rb") as handle:  # noqa: PTH123
         return json.loads(handle.read())
-
-
-def sha256_file(path: str | os.PathLike, block: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:  # noqa: PTH123
-        while chunk := handle.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _metadata_names(staging: str, kind: str) -> list[str]:

@@ -10,7 +10,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem, sha256_file
+from hidebound_dagster.core.identity import sha256_file
+from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem
 
 COPY_BUFFER = 1 << 20
 _PROCESS = uuid.uuid4().hex[:12]  # temporary names: unique per process, then per file

@@ -21,7 +21,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem, sha256_file
+from hidebound_dagster.core.identity import sha256_file
+from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem
 from hidebound_dagster.exporters.errors import retry
 
 PREFIX = "hidebound/"
