@@ -25,8 +25,8 @@ from pydantic import (
 
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.specification_files import SpecificationLoadError, load_specifications
+from hidebound_dagster.core.staging import METADATA_TYPES
 
-METADATA_TYPES = ("asset", "file", "asset-chunk", "file-chunk")
 WORKFLOW_STEPS = ("delete", "update", "create", "export")
 CONFIG_EXTENSIONS = (".json", ".yml", ".yaml")
 STAGING_NAME = "hidebound"

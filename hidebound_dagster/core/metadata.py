@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from hidebound_dagster.core.specification import Specification
-from hidebound_dagster.core.staging import CONTENT, METADATA, swap_in
+from hidebound_dagster.core.staging import CONTENT, METADATA, METADATA_TYPES, swap_in
 
 FILE_KEYS = [
     "asset_id", "asset_path", "asset_path_relative", "asset_name", "asset_type", "file_id",
@@ -120,7 +120,7 @@ def write_metadata(
     now = now or datetime.now()
     work = staging / f".{METADATA}-{uuid.uuid4().hex[:8]}"
     try:
-        for kind in ("asset", "file", "asset-chunk", "file-chunk"):
+        for kind in METADATA_TYPES:
             (work / kind).mkdir(parents=True)
         for record in files:
             (work / "file" / f"{record['file_id']}.json").write_text(json.dumps(record))

@@ -26,6 +26,7 @@ from hidebound_dagster.core.progress import Progress
 
 CONTENT = "content"
 METADATA = "metadata"
+METADATA_TYPES = ("asset", "file", "asset-chunk", "file-chunk")  # the dirs under metadata/
 EXPORTED_MARKER = ".exported"
 PARTIAL = ".partial"
 

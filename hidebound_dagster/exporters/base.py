@@ -20,10 +20,9 @@ from typing import Any, ClassVar
 
 from hidebound_dagster.core.parallel import Mapper, thread_mapper
 from hidebound_dagster.core.progress import Progress
+from hidebound_dagster.core.staging import CONTENT, METADATA_TYPES
 from hidebound_dagster.exporters.errors import ExportError, redact
 
-METADATA_TYPES: tuple[str, ...] = ("asset", "file", "asset-chunk", "file-chunk")
-CONTENT = "content"
 DEFAULT_CONCURRENCY = 8
 
 LOGGER = logging.getLogger(__name__)
