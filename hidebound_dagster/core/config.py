@@ -25,7 +25,7 @@ from pydantic import (
 
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.specification_files import SpecificationLoadError, load_specifications
-from hidebound_dagster.core.staging import METADATA_TYPES
+from hidebound_dagster.core.staging import METADATA_TYPES, overlapping
 
 WORKFLOW_STEPS = ("delete", "update", "create", "export")
 CONFIG_EXTENSIONS = (".json", ".yml", ".yaml")
@@ -244,7 +244,7 @@ class HideboundConfig(Strict):
         if not value.parent.is_dir():
             problems.append(f"{value.parent} (the staging directory's parent) does not exist")
         ingress = info.data.get("ingress_directory")
-        if ingress and (ingress == value or ingress in value.parents or value in ingress.parents):
+        if ingress and overlapping(ingress, value):
             problems.append(f"staging directory {value} and ingress directory {ingress} must "
                             "not be equal or inside one another")
         if problems:

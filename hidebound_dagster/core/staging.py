@@ -210,10 +210,16 @@ def delete(ingress: Path, staging: Path, write_mode: str) -> None:
     (staging / EXPORTED_MARKER).unlink(missing_ok=True)
 
 
+def overlapping(first: Path, second: Path) -> bool:
+    """Whether two directories are the same, or one is inside the other."""
+    first, second = first.resolve(), second.resolve()
+    return first == second or first in second.parents or second in first.parents
+
+
 def check_apart(ingress: Path, staging: Path) -> None:
     """Refuse a staging directory inside, containing or equal to the ingress directory."""
-    ingress, staging = ingress.resolve(), staging.resolve()
-    if ingress == staging or ingress in staging.parents or staging in ingress.parents:
+    if overlapping(ingress, staging):
+        ingress, staging = ingress.resolve(), staging.resolve()
         raise StagingError(
             f"staging {staging} and ingress {ingress} must not be equal or inside one another"
         )
