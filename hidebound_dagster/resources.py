@@ -53,15 +53,18 @@ class HideboundResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Validate once per run; a bad config fails the first step that needs it, with the
         list of problems as the step's error, before any file is touched."""
+        self._validate()
+        run = context.dagster_run
+        # Dagster re-opens resources after a run ends (`dagster job execute` does): log once.
+        if self._config and context.log is not None and not (run and run.is_finished):
+            context.log.info("hidebound config (redacted):\n" + self.shown())
+
+    def _validate(self) -> None:
+        """Load and validate the config once, keeping a ConfigError to raise where it is used."""
         try:
             self._config = self.load_config()
         except ConfigError as error:
             self._error = error
-            return
-        run = context.dagster_run
-        # Dagster re-opens resources after a run ends (`dagster job execute` does): log once.
-        if context.log is not None and not (run and run.is_finished):
-            context.log.info("hidebound config (redacted):\n" + self.shown())
 
     def shown(self) -> str:
         """The effective config as YAML, secrets redacted: safe for logs and the UI."""
@@ -77,20 +80,13 @@ class HideboundResource(dg.ConfigurableResource):
         )
         return load_config(config_file=config_file, overrides=overrides)
 
-    def load(self) -> HideboundConfig:
-        """Validate the config, raising a Failure that lists every problem."""
-        try:
-            return self.load_config()
-        except ConfigError as error:
-            raise dg.Failure(description=str(error), allow_retries=False) from None
-
     @property
     def config(self) -> HideboundConfig:
         """The validated config of this run; a Failure listing every problem if invalid."""
+        if self._config is None and self._error is None:
+            self._validate()
         if self._error is not None:
             raise dg.Failure(description=str(self._error), allow_retries=False)
-        if self._config is None:
-            self._config = self.load()
         return self._config
 
 
