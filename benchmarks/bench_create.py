@@ -15,7 +15,6 @@ import os
 import shutil
 import sys
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +41,7 @@ def create(valid: pd.DataFrame, specs: dict, ingress: Path, staging: Path) -> No
     """The staged_content and metadata assets' work, in copy mode."""
     from hidebound_dagster.core.metadata import (
         asset_records,
+        data_time,
         file_records,
         file_table_for_metadata,
         write_metadata,
@@ -51,7 +51,7 @@ def create(valid: pd.DataFrame, specs: dict, ingress: Path, staging: Path) -> No
     files, _ = stageable(valid)
     files["sha256"] = stage_content(files, ingress, staging, "copy")
     records = file_records(file_table_for_metadata(files, specs, staging))
-    write_metadata(staging, records, asset_records(records), datetime.now())
+    write_metadata(staging, records, asset_records(records), data_time(files))
 
 
 def main(argv: list[str] | None = None) -> None:

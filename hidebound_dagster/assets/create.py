@@ -1,7 +1,6 @@
 """Create: stage the files of valid assets and write their metadata."""
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import dagster as dg
 import pandas as pd
@@ -9,6 +8,7 @@ import pandas as pd
 from hidebound_dagster.core import summary
 from hidebound_dagster.core.metadata import (
     asset_records,
+    data_time,
     file_records,
     file_table_for_metadata,
     write_metadata,
@@ -64,14 +64,6 @@ def staged_content_asset(after: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefiniti
 
 
 staged_content = staged_content_asset()
-
-
-def data_time(files: pd.DataFrame) -> datetime:
-    """When the staged data last changed (the newest file), naming the chunk files: the same
-    ingress gives the same chunk names, so re-exports never leave a second chunk behind."""
-    newest = files["mtime_ns"].max() if len(files) else None
-    return datetime.now() if newest is None or pd.isna(newest) else datetime.fromtimestamp(
-        int(newest) / 1e9)
 
 
 @dg.asset(**CREATE, kinds={"json", "filesystem"})

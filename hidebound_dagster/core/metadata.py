@@ -105,6 +105,15 @@ def align_traits(
     return assets
 
 
+def data_time(files: pd.DataFrame) -> datetime:
+    """When the staged data last changed (its newest file), naming the chunk files: the same
+    ingress gives the same chunk names, so re-exports never leave a second chunk behind."""
+    newest = files["mtime_ns"].max() if len(files) else None
+    if newest is None or pd.isna(newest):
+        return datetime.now()
+    return datetime.fromtimestamp(int(newest) / 1e9)
+
+
 def chunk_name(kind: str, now: datetime) -> str:
     """The original chunk file name: hidebound-file-chunk_2026-11-26T-04-11-16.json."""
     return f"hidebound-{kind}-chunk_{now.strftime('%Y-%m-%dT-%H-%M-%S')}.json"
