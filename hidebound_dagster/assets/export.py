@@ -1,5 +1,6 @@
 """Export: one asset per configured exporter, then webhooks once all of them succeeded."""
 
+from collections import Counter
 from collections.abc import Sequence
 
 import dagster as dg
@@ -15,10 +16,11 @@ EXPORT = {"group_name": "export", "owners": ["team:pipeline"]}
 def export_names(config: HideboundConfig | None) -> list[str]:
     """The export asset name of each configured exporter: export_<name>, numbered on repeats."""
     names: list[str] = []
+    seen: Counter[str] = Counter()
     for entry in config.exporters if config else []:
-        name = f"export_{entry.name}"
-        count = sum(existing.startswith(name) for existing in names)
-        names.append(f"{name}_{count + 1}" if count else name)
+        seen[entry.name] += 1
+        repeat = seen[entry.name]
+        names.append(f"export_{entry.name}" + (f"_{repeat}" if repeat > 1 else ""))
     return names
 
 

@@ -159,3 +159,20 @@ def test_wrong_credentials_fail_the_export_asset_fast_without_the_secret(
     message = failures[0].step_failure_data.error.message
     assert "S3Exporter export to s3://" in message and bucket in message
     assert wrong not in everything_said(result)
+
+
+def test_each_configured_exporter_gets_its_own_asset_name(tmp_path: Path) -> None:
+    """Repeated exporters are numbered, so two disk targets are two assets."""
+    (tmp_path / "ingress").mkdir()
+    config = load_config(None, {}, {
+        "ingress_directory": str(tmp_path / "ingress"),
+        "staging_directory": str(tmp_path / "hidebound"),
+        "exporters": [
+            {"name": "disk", "target_directory": str(tmp_path / "a")},
+            {"name": "s3", "bucket": "bkt", "region": "us-west-2"},
+            {"name": "disk", "target_directory": str(tmp_path / "b")},
+        ],
+    })
+    assert export.export_names(config) == ["export_disk", "export_s3", "export_disk_2"]
+    keys = [key.path[-1] for asset in export.export_assets(config, []) for key in asset.keys]
+    assert keys == ["export_disk", "export_s3", "export_disk_2", "export_complete"]
