@@ -30,56 +30,8 @@ from hidebound_dagster.io_manager import ParquetIOManager
 from hidebound_dagster.resources import DaskResource, HideboundResource
 from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS
 from hidebound_dagster_tests.services import LOOPBACK, binary, free_port, start, stop, wait_port
+from hidebound_dagster_tests.where_specs import WHERE_COLUMNS, WHERE_SPECS
 
-#: The example specifications with one more trait: the id of the process that read the file.
-#: The module is loaded from a file, so its functions travel to the workers by value.
-PID_SPECS = '''
-import os
-import time
-
-import pandera.pandas as pa
-from pandera.typing import Series
-
-from hidebound_dagster.core import traits
-from hidebound_dagster.core.specification import (
-    ComplexSpecification,
-    FileSpecification,
-    SequenceSpecification,
-)
-
-
-def reader_pid(path):
-    """The process that read this file (slow enough that every worker gets some files)."""
-    time.sleep(0.02)
-    return os.getpid()
-
-
-IMAGE = {
-    "width": traits.image_width,
-    "height": traits.image_height,
-    "channels": traits.image_channels,
-    "pid": reader_pid,
-}
-
-
-class Raw001(SequenceSpecification):
-    filename_fields = ("project", "specification", "descriptor", "version", "frame", "extension")
-    asset_name_fields = ("project", "specification", "descriptor", "version")
-    file_traits = IMAGE
-    frame: Series[int] = pa.Field(is_frame=True)
-
-
-class Img001(FileSpecification):
-    file_traits = IMAGE
-
-
-class Tex001(ComplexSpecification):
-    filename_fields = (
-        "project", "specification", "descriptor", "version", "coordinate", "extension",
-    )
-    file_traits = {"width": traits.image_width, "pid": reader_pid}
-    coordinate: Series[object] = pa.Field(is_coordinate=True)
-'''
 NUM_PARTITIONS = 16
 
 
@@ -164,7 +116,7 @@ def external(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExternalClust
 @pytest.fixture(scope="module")
 def spec_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("pid-specs") / "pid_specs.py"
-    path.write_text(PID_SPECS)
+    path.write_text(WHERE_SPECS)
     return path
 
 
@@ -189,7 +141,9 @@ def reader_pids(table: pd.DataFrame) -> pd.Series:
 
 
 def same_but_pid(table: pd.DataFrame, reference: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(table.drop(columns="pid"), reference.drop(columns="pid"))
+    pd.testing.assert_frame_equal(
+        table.drop(columns=WHERE_COLUMNS), reference.drop(columns=WHERE_COLUMNS)
+    )
 
 
 #: Builds the file table in a process of its own (a LocalCluster of processes needs a

@@ -32,6 +32,7 @@ from hidebound_dagster.core.file_table import build_file_table
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS
 from hidebound_dagster_tests.services import LOOPBACK, binary, free_port, start, stop, wait_http
+from hidebound_dagster_tests.where_specs import TAG_VARIABLE, WHERE_COLUMNS, WHERE_SPECS
 
 pytestmark = [
     pytest.mark.timeout(300),  # a hang fails the module, it never stalls the suite
@@ -46,7 +47,6 @@ pytestmark = [
 NUM_PARTITIONS = 16
 USER = "alice"
 #: The cluster's environment variable that the `tag` cluster option sets.
-TAG_VARIABLE = "HIDEBOUND_GATEWAY_TAG"
 #: Seconds a failing gateway call may take beyond gateway_timeout.
 MARGIN = 8
 
@@ -85,73 +85,6 @@ c.Backend.cluster_options = Options(
 )
 '''
 
-#: The example specifications with three more traits: the process that read the file, the tag
-#: its cluster was started with and the threads of its Dask worker. Loaded from a file, so the
-#: functions travel to the workers by value.
-GATEWAY_SPECS = f'''
-import os
-import time
-
-import pandera.pandas as pa
-from pandera.typing import Series
-
-from hidebound_dagster.core import traits
-from hidebound_dagster.core.specification import (
-    ComplexSpecification,
-    FileSpecification,
-    SequenceSpecification,
-)
-
-
-def reader_pid(path):
-    """The process that read this file (slow enough that every worker gets some files)."""
-    time.sleep(0.02)
-    return os.getpid()
-
-
-def cluster_tag(path):
-    """The tag the gateway gave this cluster ("" outside a gateway cluster)."""
-    return os.environ.get("{TAG_VARIABLE}", "")
-
-
-def worker_threads(path):
-    """Threads of the Dask worker that read this file (0 outside a worker)."""
-    from distributed import get_worker
-
-    try:
-        return get_worker().state.nthreads
-    except ValueError:
-        return 0
-
-
-WHERE = {{"pid": reader_pid, "tag": cluster_tag, "nthreads": worker_threads}}
-IMAGE = {{
-    "width": traits.image_width,
-    "height": traits.image_height,
-    "channels": traits.image_channels,
-    **WHERE,
-}}
-
-
-class Raw001(SequenceSpecification):
-    filename_fields = ("project", "specification", "descriptor", "version", "frame", "extension")
-    asset_name_fields = ("project", "specification", "descriptor", "version")
-    file_traits = IMAGE
-    frame: Series[int] = pa.Field(is_frame=True)
-
-
-class Img001(FileSpecification):
-    file_traits = IMAGE
-
-
-class Tex001(ComplexSpecification):
-    filename_fields = (
-        "project", "specification", "descriptor", "version", "coordinate", "extension",
-    )
-    file_traits = {{"width": traits.image_width, **WHERE}}
-    coordinate: Series[object] = pa.Field(is_coordinate=True)
-'''
-WHERE_COLUMNS = ["pid", "tag", "nthreads"]
 
 
 @dataclass(frozen=True)
@@ -308,7 +241,7 @@ def collect_gateway_clients() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def spec_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("gateway-specs") / "gateway_specs.py"
-    path.write_text(GATEWAY_SPECS)
+    path.write_text(WHERE_SPECS)
     return path
 
 
