@@ -119,6 +119,24 @@ def stop(proc: subprocess.Popen, timeout: float = 15, sig: int = signal.SIGTERM)
         pass
 
 
+def still_alive(pids: set[int], timeout: float = 20) -> set[int]:
+    """The pids still alive (not zombies) after waiting up to `timeout` seconds for them."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = set()
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.add(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
 @dataclass
 class S3Server:
     """`rclone serve s3` on a fixed port and data directory, so it can be killed and restarted."""

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,15 @@ from hidebound_dagster.core.tables import read_table, write_table
 from hidebound_dagster.io_manager import ParquetIOManager
 from hidebound_dagster.resources import DaskResource, HideboundResource
 from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS
-from hidebound_dagster_tests.services import LOOPBACK, binary, free_port, start, stop, wait_port
+from hidebound_dagster_tests.services import (
+    LOOPBACK,
+    binary,
+    free_port,
+    start,
+    still_alive,
+    stop,
+    wait_port,
+)
 from hidebound_dagster_tests.where_specs import WHERE_COLUMNS, WHERE_SPECS
 
 NUM_PARTITIONS = 16
@@ -86,23 +93,6 @@ class ExternalCluster:
             stop(proc)
 
 
-def gone(pids: set[int], timeout: float = 15) -> bool:
-    """True once none of the pids is a live (non-zombie) process."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        alive = set()
-        for pid in pids:
-            try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    alive.add(pid)
-            except psutil.NoSuchProcess:
-                pass
-        if not alive:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.fixture(scope="module")
 def external(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExternalCluster]:
     cluster = ExternalCluster(tmp_path_factory.mktemp("dask")).start()
@@ -110,7 +100,7 @@ def external(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExternalClust
     tree = cluster.tree()
     cluster.stop()
     assert all(proc.poll() is not None for proc in cluster.procs)
-    assert gone(tree), f"leftover dask processes: {tree}"
+    assert not still_alive(tree, timeout=15), f"leftover dask processes: {tree}"
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +215,7 @@ def test_traits_run_on_a_local_cluster_of_processes(
     assert not pids & {os.getpid(), runner_pid}
     write_table(threaded, tmp_path / "threaded.parquet")  # compare like with like: via Parquet
     same_but_pid(table, read_table(tmp_path / "threaded.parquet"))
-    assert gone(pids), "local cluster worker processes outlived the mapper"
+    assert not still_alive(pids, timeout=15), "local cluster worker processes outlived the mapper"
 
 
 def test_traits_run_on_a_local_cluster_of_threads(

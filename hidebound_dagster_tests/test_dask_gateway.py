@@ -31,7 +31,15 @@ from hidebound_dagster.core.config import DaskConfig, load_config
 from hidebound_dagster.core.file_table import build_file_table
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS
-from hidebound_dagster_tests.services import LOOPBACK, binary, free_port, start, stop, wait_http
+from hidebound_dagster_tests.services import (
+    LOOPBACK,
+    binary,
+    free_port,
+    start,
+    still_alive,
+    stop,
+    wait_http,
+)
 from hidebound_dagster_tests.where_specs import TAG_VARIABLE, WHERE_COLUMNS, WHERE_SPECS
 
 pytestmark = [
@@ -201,22 +209,6 @@ def worker_command(pid: int, tree: dict[int, Proc], server_pid: int) -> tuple[st
     return None
 
 
-def gone(pids: set[int], timeout: float = 20) -> set[int]:
-    """The pids still alive (not zombies) after waiting up to `timeout` seconds for them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = set()
-        for pid in pids:
-            try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    alive.add(pid)
-            except psutil.NoSuchProcess:
-                pass
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
     server = GatewayServer(tmp_path_factory.mktemp("dask-gateway")).start()
@@ -224,7 +216,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]
     server.descendants()
     stop(server.proc)  # SIGTERM: the server stops its clusters, then its proxy, then exits
     assert server.proc.returncode is not None
-    leftover = gone(server.seen)
+    leftover = still_alive(server.seen)
     for pid in leftover:  # processes the server should have stopped: end them here, by id
         with contextlib.suppress(psutil.NoSuchProcess):
             psutil.Process(pid).kill()
@@ -298,7 +290,7 @@ def assert_cluster_shut_down(tree: dict[int, Proc], server: GatewayServer) -> No
     """Leaving the mapper stopped the cluster: its processes end and the gateway lists none."""
     cluster = cluster_processes(tree)
     assert cluster, "no cluster processes were running under the gateway server"
-    assert not gone(cluster), f"cluster processes outlived the mapper:\n{server.tail()}"
+    assert not still_alive(cluster), f"cluster processes outlived the mapper:\n{server.tail()}"
     assert server.clusters() == []
 
 
@@ -361,9 +353,9 @@ def test_shutdown_on_close_false_leaves_the_cluster_running(gateway: GatewayServ
     (kept,) = gateway.clusters()  # still listed after the mapper closed
     cluster = cluster_processes(tree)
     time.sleep(2)  # a cluster being stopped would be going by now
-    assert gone(cluster, timeout=0) == cluster
+    assert still_alive(cluster, timeout=0) == cluster
     gateway.stop_cluster(kept.name)
-    assert not gone(cluster), gateway.tail()
+    assert not still_alive(cluster), gateway.tail()
     assert gateway.clusters() == []
 
 
