@@ -38,7 +38,9 @@ def run_search(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         print(result.to_csv(index=False), end="")
     else:
-        print(result.to_string(index=False) if len(result) else "(no rows)")
+        # one line per row: multi-line errors joined as the UI shows them
+        shown = result.replace("\n", " · ", regex=True)
+        print(shown.to_string(index=False) if len(result) else "(no rows)")
     return 0
 
 

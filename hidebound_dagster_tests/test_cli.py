@@ -270,3 +270,21 @@ def test_exporter_secrets_in_the_environment_do_not_replace_the_config_file(
     out = capsys.readouterr().out
     assert yaml.safe_load(out)["ingress_directory"].endswith("examples/ingress")
     assert "Env-Secret-Value" not in out
+
+
+def test_search_table_keeps_a_multi_line_error_on_its_row(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    files = pd.DataFrame({"filepath_relative": ["a/f.png"], "asset_path": ["a"]})
+    assets = pd.DataFrame({"asset_path": ["a"], "asset_valid": [False],
+                           "asset_error": ["f1.png: one problem\nf2.png: another"]})
+    write_table(files, tmp_path / "file_table.parquet")
+    write_table(assets, tmp_path / "asset_table.parquet")
+    code = main(["search", "SELECT asset_error FROM data", "--group-by", "asset",
+                 "--tables", str(tmp_path)])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2  # header and one row
+    assert "f1.png: one problem · f2.png: another" in lines[1]
