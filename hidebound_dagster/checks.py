@@ -1,11 +1,19 @@
-"""Asset checks shown in the UI: how many assets failed their specification, overall and for
-each specification."""
+"""Asset checks shown in the UI: how many assets failed their specification (overall and per
+specification), and whether the staging is intact before anything is exported."""
+
+from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
 
-from hidebound_dagster.assets.update import asset_table
+from hidebound_dagster import markdown
+from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core import summary
+from hidebound_dagster.core.layout import Staging
+from hidebound_dagster.core.manifest import verify_staging
+from hidebound_dagster.resources import DaskResource, HideboundResource
+
+STAGING_INTACT = "staging_is_intact"
 
 
 def invalid_assets_result(assets: pd.DataFrame, label: str, examples: int) -> dg.AssetCheckResult:
@@ -21,23 +29,31 @@ def invalid_assets_result(assets: pd.DataFrame, label: str, examples: int) -> dg
             "assets": len(assets),
             **{f"invalid_{spec}": int(count) for spec, count in per_spec.items()},
             "examples": dg.MetadataValue.md(
-                summary.markdown_table(summary.invalid_assets(invalid), limit=examples)
+                markdown.table(summary.invalid_assets(invalid), limit=examples)
             ),
         },
     )
 
 
-@dg.asset_check(asset=asset_table, description="Every asset passes its specification.")
-def assets_pass_specification(asset_table: pd.DataFrame) -> dg.AssetCheckResult:
-    """All assets, with the invalid count per specification."""
-    return invalid_assets_result(asset_table, "assets", examples=10)
-
-
-def specification_check(token: str) -> dg.AssetChecksDefinition:
-    """A check of one specification's assets, so each spec's failures show on their own."""
+def specification_checks(keys: Keys, tokens: list[str]) -> list[dg.AssetChecksDefinition]:
+    """One check over all assets, and one per specification so each spec's failures show on
+    their own."""
 
     @dg.asset_check(
-        asset=asset_table,
+        asset=keys("asset_table"), name="assets_pass_specification",
+        description="Every asset passes its specification.",
+    )
+    def every_asset(asset_table: pd.DataFrame) -> dg.AssetCheckResult:
+        return invalid_assets_result(asset_table, "assets", examples=10)
+
+    return [every_asset, *(specification_check(keys, token) for token in tokens)]
+
+
+def specification_check(keys: Keys, token: str) -> dg.AssetChecksDefinition:
+    """A check of one specification's assets."""
+
+    @dg.asset_check(
+        asset=keys("asset_table"),
         name=f"{token}_assets_pass",
         description=f"Every {token} asset passes the {token} specification.",
     )
@@ -46,3 +62,34 @@ def specification_check(token: str) -> dg.AssetChecksDefinition:
         return invalid_assets_result(assets, f"{token} assets", examples=5)
 
     return check
+
+
+def staging_check(keys: Keys) -> dg.AssetChecksDefinition:
+    """Before any export: every staged file has its metadata, sizes and sha256 agree with it,
+    nothing stray, and the manifest describes it all. Blocking: a failure stops the exports."""
+
+    @dg.asset_check(
+        asset=keys("metadata"), name=STAGING_INTACT, blocking=True,
+        description="The staged content, its metadata and the manifest agree; nothing stray.",
+    )
+    def staging_is_intact(
+        hidebound: HideboundResource, dask: DaskResource
+    ) -> dg.AssetCheckResult:
+        config = hidebound.config
+        layout = Staging(config.staging_directory)
+        with dask.mapper(config.dask) as mapper:
+            problems = verify_staging(layout, mapper, config.dask.num_partitions)
+        return dg.AssetCheckResult(
+            passed=not problems,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(f"{len(problems)} problems in {layout.root}; nothing exported"
+                         if problems else f"{layout.root} is intact"),
+            metadata={
+                "problems": len(problems),
+                "details": dg.MetadataValue.md(
+                    markdown.table(pd.DataFrame({"problem": problems}))
+                ),
+            },
+        )
+
+    return staging_is_intact

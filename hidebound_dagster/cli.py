@@ -11,16 +11,18 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from hidebound_dagster.core.config import ConfigError, load_config, redacted
+from hidebound_dagster.asset_keys import Keys
+from hidebound_dagster.core.config import ConfigError, redacted
+from hidebound_dagster.core.layout import tables_directory
 from hidebound_dagster.core.search import SearchError, search_tables
-from hidebound_dagster.resources import default_config_file
+from hidebound_dagster.location import load_location
 
 
 def default_tables_dir() -> Path | None:
     """Where the Parquet IO manager keeps tables for the instance in DAGSTER_HOME."""
     if not os.environ.get("DAGSTER_HOME"):
         return None
-    return Path(dg.DagsterInstance.get().storage_directory()) / "tables"
+    return tables_directory(dg.DagsterInstance.get().storage_directory())
 
 
 def run_search(args: argparse.Namespace) -> int:
@@ -29,7 +31,13 @@ def run_search(args: argparse.Namespace) -> int:
         print("error: set DAGSTER_HOME or pass --tables DIR", file=sys.stderr)
         return 2
     try:
-        result = search_tables(args.query, Path(tables), args.group_by)
+        config = load_location(args.config_file).require()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    try:
+        prefix = Keys.of(config.key_prefix).prefix
+        result = search_tables(args.query, Path(tables), args.group_by, prefix)
     except SearchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -45,9 +53,8 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_config(args: argparse.Namespace) -> int:
-    path = args.config_file or os.environ.get("HIDEBOUND_CONFIG_FILEPATH") or default_config_file()
     try:
-        config = load_config(config_file=path)
+        config = load_location(args.config_file).require()
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
@@ -64,6 +71,8 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--format", choices=["table", "json", "csv"], default="table")
     search.add_argument("--tables", help="directory of the Parquet tables "
                         "(default: the tables of the instance in $DAGSTER_HOME)")
+    search.add_argument("--config-file", help="the config whose tables to search "
+                        "(default: $HIDEBOUND_CONFIG_FILEPATH, else the bundled example)")
     search.set_defaults(run=run_search)
     config = commands.add_parser("config", help="print the effective config, redacted")
     config.add_argument("--config-file", help="default: $HIDEBOUND_CONFIG_FILEPATH")

@@ -1,56 +1,78 @@
-"""The one Definitions object of the code location."""
+"""The code location: one validated config builds the whole Definitions object.
+
+`defs` is what `dagster dev`, `dagster job execute -m hidebound_dagster.definitions` and `dg`
+load; it reads the config the environment names (HIDEBOUND_CONFIG_FILEPATH, else HIDEBOUND_*
+variables, else the bundled example) when it is loaded, never at import. Tests and other code
+locations call `build_defs` with a config of their own.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 from dagster_dask import dask_executor
 
-from hidebound_dagster.assets import create, delete, export, search, update
-from hidebound_dagster.checks import assets_pass_specification, specification_check
+from hidebound_dagster.asset_keys import Keys
+from hidebound_dagster.assets.create import create_assets
+from hidebound_dagster.assets.delete import delete_assets
+from hidebound_dagster.assets.export import export_assets
+from hidebound_dagster.assets.search import search_assets
+from hidebound_dagster.assets.update import ingress_spec, update_assets
+from hidebound_dagster.checks import specification_checks, staging_check
 from hidebound_dagster.core.config import WORKFLOW_STEPS
-from hidebound_dagster.exporter_resources import EXPORTER_RESOURCES
+from hidebound_dagster.exporter_resources import exporter_resources
 from hidebound_dagster.io_manager import ParquetIOManager
-from hidebound_dagster.jobs import ordered, search_job, stage_job, workflow_job
-from hidebound_dagster.resources import DaskResource, HideboundResource, configured
+from hidebound_dagster.jobs import ordered, stage_jobs, workflow_job
+from hidebound_dagster.location import CONFIG_TAG, Location, load_location
+from hidebound_dagster.resources import DaskResource, HideboundResource
 from hidebound_dagster.schedules import workflow_schedule
 from hidebound_dagster.sensors import ingress_sensor_for
 
-# The config in effect at load time shapes the workflow job, the checks and the schedule.
-LOADED = configured()
-WORKFLOW = list(LOADED.workflow) if LOADED else list(WORKFLOW_STEPS)
-SPEC_TOKENS = sorted(LOADED.specifications()) if LOADED else []
-SCHEDULE = (LOADED.schedule_cron, LOADED.schedule_timezone) if LOADED else ("0 * * * *", "UTC")
+#: The shape of a location whose config is invalid: every run fails first, listing why.
+FALLBACK_SCHEDULE = ("0 * * * *", "UTC")
 
-STAGES = {
-    "delete": lambda after: [delete.staging_cleared_asset(after)],
-    "update": lambda after: [
-        update.file_table_asset(after), update.asset_table, update.validated_assets,
-    ],
-    "create": lambda after: [create.staged_content_asset(after), create.metadata],
-    "export": lambda after: export.export_assets(LOADED, after),
-}
-defs = dg.Definitions(
-    assets=[update.INGRESS, *ordered(STAGES, WORKFLOW), *dg.load_assets_from_modules([search])],
-    asset_checks=[
-        assets_pass_specification,
-        *(specification_check(token) for token in SPEC_TOKENS),
-    ],
-    jobs=[
-        workflow_job(WORKFLOW),
-        workflow_job(WORKFLOW, "workflow_on_dask", dask_executor),
-        stage_job("delete", "Clear `staging/content` and `staging/metadata`."),
-        stage_job("update", "Scan the ingress, validate every asset, keep the valid ones."),
-        stage_job("create", "Stage the valid assets and write their metadata."),
-        stage_job("export", "Export the staging to every configured exporter, then webhooks."),
-        search_job,
-    ],
-    sensors=[ingress_sensor_for("workflow")],
-    schedules=[workflow_schedule("workflow", *SCHEDULE)],
-    executor=dg.in_process_executor,
-    resources={
-        "hidebound": HideboundResource(),
-        "dask": DaskResource(),
-        "io_manager": ParquetIOManager(),
-        **EXPORTER_RESOURCES,
-    },
-)
+
+def build_defs(location: Location) -> dg.Definitions:
+    """Every asset, check, job, sensor and schedule of one config, and the resources that hold
+    it. An invalid config still builds (the default workflow, no exporters): each run then fails
+    before touching a file, with the list of problems."""
+    config = location.config
+    keys = Keys.of(config.key_prefix if config else None)
+    steps = list(config.workflow) if config else list(WORKFLOW_STEPS)
+    tags = {CONFIG_TAG: location.digest}
+    stages = {
+        "delete": lambda after: delete_assets(keys, after),
+        "update": lambda after: update_assets(keys, after),
+        "create": lambda after: create_assets(keys, after),
+        "export": lambda after: export_assets(config.exporters if config else [], keys, after),
+    }
+    staging = staging_check(keys)
+    cron, timezone = (
+        (config.schedule_cron, config.schedule_timezone) if config else FALLBACK_SCHEDULE
+    )
+    return dg.Definitions(
+        assets=[ingress_spec(keys), *ordered(stages, steps), *search_assets(keys)],
+        asset_checks=[
+            *specification_checks(keys, sorted(config.specifications()) if config else []),
+            staging,
+        ],
+        jobs=[
+            workflow_job(steps, tags, staging),
+            workflow_job(steps, tags, staging, "workflow_on_dask", dask_executor),
+            *stage_jobs(tags, staging),
+        ],
+        sensors=[ingress_sensor_for("workflow", keys)],
+        schedules=[workflow_schedule("workflow", cron, timezone)],
+        executor=dg.in_process_executor,
+        resources={
+            "hidebound": HideboundResource(location=location),
+            "dask": DaskResource(),
+            "io_manager": ParquetIOManager(),
+            **exporter_resources(),
+        },
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location of the config the environment names."""
+    return build_defs(load_location())

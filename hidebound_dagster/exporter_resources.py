@@ -77,11 +77,13 @@ class GirderExporterResource(dg.ConfigurableResource):
         )
 
 
-EXPORTER_RESOURCES = {
-    "disk_exporter": DiskExporterResource(),
-    "s3_exporter": S3ExporterResource(
-        access_key=env_var("HIDEBOUND_S3_ACCESS_KEY"),
-        secret_key=env_var("HIDEBOUND_S3_SECRET_KEY"),
-    ),
-    "girder_exporter": GirderExporterResource(api_key=env_var("HIDEBOUND_GIRDER_API_KEY")),
-}
+def exporter_resources() -> dict[str, dg.ConfigurableResource]:
+    """The exporter resources, their secrets read through EnvVar when the run starts."""
+    return {
+        "disk_exporter": DiskExporterResource(),
+        "s3_exporter": S3ExporterResource(
+            access_key=env_var("HIDEBOUND_S3_ACCESS_KEY"),
+            secret_key=env_var("HIDEBOUND_S3_SECRET_KEY"),
+        ),
+        "girder_exporter": GirderExporterResource(api_key=env_var("HIDEBOUND_GIRDER_API_KEY")),
+    }

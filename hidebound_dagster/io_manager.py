@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from hidebound_dagster.core.layout import table_path, tables_directory
 from hidebound_dagster.core.tables import read_table, write_table
 
 
@@ -18,7 +19,7 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory):
     base_dir: str | None = None
 
     def create_io_manager(self, context: dg.InitResourceContext) -> ParquetTables:
-        base = self.base_dir or str(Path(context.instance.storage_directory()) / "tables")
+        base = self.base_dir or tables_directory(context.instance.storage_directory())
         return ParquetTables(Path(base))
 
 
@@ -27,7 +28,7 @@ class ParquetTables(dg.IOManager):
         self.base_dir = base_dir
 
     def path(self, context: dg.InputContext | dg.OutputContext) -> Path:
-        return self.base_dir / ("/".join(context.asset_key.path) + ".parquet")
+        return table_path(self.base_dir, context.asset_key.path)
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         path = self.path(context)

@@ -1,5 +1,5 @@
 """Jobs: each CRUDES stage on its own, search, and the workflow that runs the configured steps
-in their configured order."""
+in their configured order. Every job carries the digest of its location's config as a tag."""
 
 from __future__ import annotations
 
@@ -7,34 +7,53 @@ from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
 
-STAGE_GROUPS = {"delete": "delete", "update": "update", "create": "create", "export": "export"}
+STAGE_DESCRIPTIONS = {
+    "delete": "Clear `staging/content` and `staging/metadata`.",
+    "update": "Scan the ingress, validate every asset, keep the valid ones.",
+    "create": "Stage the valid assets and write their metadata.",
+    "export": "Check the staging, export it to every configured exporter, then call webhooks.",
+}
 
 
-def stage_job(step: str, description: str) -> dg.UnresolvedAssetJobDefinition:
-    """A job that materializes one CRUDES stage."""
-    return dg.define_asset_job(
-        step, selection=dg.AssetSelection.groups(STAGE_GROUPS[step]), description=description
-    )
+def selection(steps: Sequence[str], staging_check: dg.AssetChecksDefinition) -> dg.AssetSelection:
+    """The assets of the steps; with export, the staging check that gates it, even when the
+    staging was created by an earlier run."""
+    chosen = dg.AssetSelection.groups(*steps)
+    return chosen | dg.AssetSelection.checks(staging_check) if "export" in steps else chosen
+
+
+def stage_jobs(
+    tags: Mapping[str, str], staging_check: dg.AssetChecksDefinition
+) -> list[dg.UnresolvedAssetJobDefinition]:
+    """A job per CRUDES stage, and search (run config: ops.search_results.config.query)."""
+    return [
+        *(dg.define_asset_job(step, selection=selection([step], staging_check),
+                              description=description, tags=tags)
+          for step, description in STAGE_DESCRIPTIONS.items()),
+        dg.define_asset_job(
+            "search", selection=dg.AssetSelection.groups("search"), tags=tags,
+            description="Run a SQL query (run config: ops.search_results.config.query) over "
+            "the tables.",
+        ),
+    ]
 
 
 def workflow_job(
-    steps: Sequence[str], name: str = "workflow", executor: dg.ExecutorDefinition | None = None
+    steps: Sequence[str],
+    tags: Mapping[str, str],
+    staging_check: dg.AssetChecksDefinition,
+    name: str = "workflow",
+    executor: dg.ExecutorDefinition | None = None,
 ) -> dg.UnresolvedAssetJobDefinition:
     """The configured steps as one run; their order is carried by the asset dependencies."""
     return dg.define_asset_job(
         name,
-        selection=dg.AssetSelection.groups(*(STAGE_GROUPS[step] for step in steps)),
+        selection=selection(steps, staging_check),
         description=f"The configured workflow: {', '.join(steps)}"
         + (" (each step a task on a Dask cluster)." if executor else "."),
         executor_def=executor,
+        tags=tags,
     )
-
-
-search_job = dg.define_asset_job(
-    "search",
-    selection=dg.AssetSelection.groups("search"),
-    description="Run a SQL query (run config: ops.search_results.config.query) over the tables.",
-)
 
 
 StageBuilder = Callable[[Sequence[dg.AssetKey]], list[dg.AssetsDefinition]]

@@ -1,6 +1,37 @@
-"""A cron schedule for the workflow, off until turned on in the UI or with the CLI."""
+"""A cron schedule for the workflow, off until turned on in the UI or with the CLI, and the rules
+Dagster applies to its cron string and time zone, so config validation rejects what Dagster
+would later refuse to load."""
+
+from __future__ import annotations
 
 import dagster as dg
+
+# Dagster's own rules are private; they are isolated here and pinned by tests/test_schedules.py.
+from dagster._time import get_timezone
+from dagster._utils.schedules import is_valid_cron_string
+
+
+def cron_problem(cron: str) -> str | None:
+    """Why Dagster would refuse this cron string, or None."""
+    try:
+        valid = is_valid_cron_string(cron)
+    except Exception:  # the cron parser raises for some malformed strings instead of False
+        valid = False
+    return None if valid else (
+        f"{cron!r} is not a cron string Dagster accepts (minute hour day month weekday)"
+    )
+
+
+def timezone_problem(timezone: str) -> str | None:
+    """Why Dagster would refuse this execution time zone, or None."""
+    try:
+        get_timezone(timezone)
+    except Exception:
+        return f"{timezone} is not a known time zone"
+    return None
+
+
+SCHEDULE_RULES = {"cron_rule": cron_problem, "timezone_rule": timezone_problem}
 
 
 def workflow_schedule(job_name: str, cron: str, timezone: str) -> dg.ScheduleDefinition:

@@ -5,8 +5,7 @@ import time
 
 import dagster as dg
 
-from hidebound_dagster.assets.update import INGRESS
-from hidebound_dagster.core.config import ConfigError
+from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core.ingress_state import IngressState, ingress_state
 from hidebound_dagster.resources import HideboundResource
 
@@ -24,9 +23,9 @@ def previous_digest(cursor: str | None) -> str | None:
     return data.get("digest")
 
 
-def observation(state: IngressState) -> dg.AssetObservation:
+def observation(key: dg.AssetKey, state: IngressState) -> dg.AssetObservation:
     """What the tick saw, recorded on the ingress asset."""
-    return dg.AssetObservation(asset_key=INGRESS.key, metadata={
+    return dg.AssetObservation(asset_key=key, metadata={
         "files": state.files,
         "bytes": state.bytes,
         "newest_mtime": dg.MetadataValue.timestamp(state.newest_mtime_ns / 1e9)
@@ -35,7 +34,7 @@ def observation(state: IngressState) -> dg.AssetObservation:
     })
 
 
-def ingress_sensor_for(job_name: str) -> dg.SensorDefinition:
+def ingress_sensor_for(job_name: str, keys: Keys) -> dg.SensorDefinition:
     """A sensor that requests `job_name` once per settled ingress state."""
 
     @dg.sensor(
@@ -49,12 +48,12 @@ def ingress_sensor_for(job_name: str) -> dg.SensorDefinition:
     def ingress_sensor(
         context: dg.SensorEvaluationContext, hidebound: HideboundResource
     ) -> dg.SensorResult | dg.SkipReason:
-        try:
-            config = hidebound.load_config()
-        except ConfigError as error:
-            return dg.SkipReason(f"config error, nothing scanned: {error}")
+        problem = hidebound.problem()
+        if problem:
+            return dg.SkipReason(f"config error, nothing scanned: {problem}")
+        config = hidebound.location.require()
         state = ingress_state(config.ingress_directory, config.include_regex, config.exclude_regex)
-        seen = [observation(state)]
+        seen = [observation(keys("ingress"), state)]
         if state.digest == previous_digest(context.cursor):
             return dg.SensorResult(skip_reason="unchanged", asset_events=seen)
         wait = state.settling_seconds(time.time_ns(), config.settle_seconds)

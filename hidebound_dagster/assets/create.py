@@ -5,7 +5,10 @@ from collections.abc import Sequence
 import dagster as dg
 import pandas as pd
 
-from hidebound_dagster.core import summary
+from hidebound_dagster import markdown
+from hidebound_dagster.asset_keys import Keys
+from hidebound_dagster.core.layout import Staging
+from hidebound_dagster.core.manifest import write_manifest
 from hidebound_dagster.core.metadata import (
     asset_records,
     data_time,
@@ -13,7 +16,7 @@ from hidebound_dagster.core.metadata import (
     file_table_for_metadata,
     write_metadata,
 )
-from hidebound_dagster.core.staging import CONTENT, METADATA, StagingError, stage_content, stageable
+from hidebound_dagster.core.staging import StagingError, stage_content, stageable
 from hidebound_dagster.resources import DaskResource, HideboundResource
 
 CREATE = {"group_name": "create", "owners": ["team:pipeline"]}
@@ -28,16 +31,18 @@ def stage(
     """Every file of every valid asset, copied or moved into `staging/content` under its path
     relative to ingress; an asset with a file gone or changed since update is left out whole."""
     config = hidebound.config
+    content = Staging(config.staging_directory).content
     files, skipped = stageable(validated_assets)
     context.log.info(
         f"create: {config.write_mode} {len(files)} files of "
-        f"{files['asset_path'].nunique()} assets into {config.staging_directory / CONTENT}"
+        f"{files['asset_path'].nunique()} assets into {content}"
     )
     try:
         with dask.mapper(config.dask) as mapper:
             files["sha256"] = stage_content(
                 files, config.ingress_directory, config.staging_directory, config.write_mode,
                 mapper=mapper, chunks=config.dask.num_partitions, log=context.log.info,
+                exporters=config.exporter_identities,
             )
     except (StagingError, OSError) as error:
         raise dg.Failure(description=f"create failed, nothing half-written: {error}") from None
@@ -49,29 +54,19 @@ def stage(
         "files": len(files),
         "bytes": int(files["size"].sum()),
         "write_mode": config.write_mode,
-        "content": dg.MetadataValue.path(str(config.staging_directory / CONTENT)),
+        "content": dg.MetadataValue.path(str(content)),
         "not_staged": len(skipped),
-        "not_staged_assets": dg.MetadataValue.md(summary.markdown_table(skipped)),
+        "not_staged_assets": dg.MetadataValue.md(markdown.table(skipped)),
     })
 
 
-def staged_content_asset(after: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefinition:
-    """staged_content, ordered after the given assets (the previous workflow step)."""
-    return dg.asset(
-        name="staged_content", deps=list(after), kinds={"pandas", "parquet", "filesystem"},
-        **CREATE,
-    )(stage)
-
-
-staged_content = staged_content_asset()
-
-
-@dg.asset(**CREATE, kinds={"json", "filesystem"})
-def metadata(
+def describe(
     context: dg.AssetExecutionContext, hidebound: HideboundResource, staged_content: pd.DataFrame
 ) -> dg.MaterializeResult:
-    """Per-asset and per-file JSON, and the asset and file chunks, under `staging/metadata`."""
+    """Per-asset and per-file JSON, and the asset and file chunks, under `staging/metadata`,
+    then the staging manifest that exports are recorded against."""
     config = hidebound.config
+    layout = Staging(config.staging_directory)
     table = file_table_for_metadata(
         staged_content, config.specifications(), config.staging_directory
     )
@@ -79,11 +74,26 @@ def metadata(
     assets = asset_records(files)
     try:
         write_metadata(config.staging_directory, files, assets, data_time(staged_content))
-    except OSError as error:
+        manifest = write_manifest(layout, staged_content)
+    except (OSError, ValueError) as error:
         raise dg.Failure(description=f"cannot write metadata: {error}") from None
     context.log.info(f"create: wrote metadata of {len(assets)} assets and {len(files)} files")
     return dg.MaterializeResult(metadata={
         "assets": len(assets),
         "files": len(files),
-        "metadata": dg.MetadataValue.path(str(config.staging_directory / METADATA)),
+        "metadata": dg.MetadataValue.path(str(layout.metadata)),
+        "content_digest": manifest.content_digest,
     })
+
+
+def create_assets(keys: Keys, after: Sequence[dg.AssetKey] = ()) -> list[dg.AssetsDefinition]:
+    """The create stage; staged_content is ordered after `after` (the previous workflow step)."""
+    return [
+        dg.asset(
+            name="staged_content", key_prefix=keys.prefix, deps=list(after),
+            kinds={"pandas", "parquet", "filesystem"}, **CREATE,
+        )(stage),
+        dg.asset(
+            name="metadata", key_prefix=keys.prefix, kinds={"json", "filesystem"}, **CREATE
+        )(describe),
+    ]

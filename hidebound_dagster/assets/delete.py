@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core.staging import StagingError, delete
 from hidebound_dagster.resources import HideboundResource
 
@@ -12,10 +13,13 @@ def clear(
     context: dg.AssetExecutionContext, hidebound: HideboundResource
 ) -> dg.MaterializeResult:
     """`staging/content` and `staging/metadata` removed; ingress untouched. In move mode,
-    content that was never exported is kept (it is the only copy)."""
+    content that not every configured exporter exported is kept (it is the only copy)."""
     config = hidebound.config
     try:
-        delete(config.ingress_directory, config.staging_directory, config.write_mode)
+        delete(
+            config.ingress_directory, config.staging_directory, config.write_mode,
+            config.exporter_identities,
+        )
     except (StagingError, OSError) as error:
         raise dg.Failure(description=f"delete refused: {error}") from None
     context.log.info(f"delete: cleared {config.staging_directory}")
@@ -24,12 +28,9 @@ def clear(
     })
 
 
-def staging_cleared_asset(after: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefinition:
-    """staging_cleared, ordered after the given assets (the previous workflow step)."""
-    return dg.asset(
-        name="staging_cleared", deps=list(after), group_name="delete", kinds={"filesystem"},
-        owners=["team:pipeline"],
-    )(clear)
-
-
-staging_cleared = staging_cleared_asset()
+def delete_assets(keys: Keys, after: Sequence[dg.AssetKey] = ()) -> list[dg.AssetsDefinition]:
+    """The delete stage, ordered after `after` (the previous workflow step)."""
+    return [dg.asset(
+        name="staging_cleared", key_prefix=keys.prefix, deps=list(after), group_name="delete",
+        kinds={"filesystem"}, owners=["team:pipeline"],
+    )(clear)]

@@ -5,19 +5,21 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from hidebound_dagster.core.config import HideboundConfig
-from hidebound_dagster.core.staging import mark_exported
+from hidebound_dagster.asset_keys import Keys
+from hidebound_dagster.core.config import ExporterConfig, HideboundConfig
+from hidebound_dagster.core.layout import Staging
+from hidebound_dagster.core.manifest import read_manifest, record_export, unexported
 from hidebound_dagster.exporters.errors import ExportError
 from hidebound_dagster.exporters.webhooks import WebhookError, call_webhooks
 
 EXPORT = {"group_name": "export", "owners": ["team:pipeline"]}
 
 
-def export_names(config: HideboundConfig | None) -> list[str]:
+def export_names(exporters: Sequence[ExporterConfig]) -> list[str]:
     """The export asset name of each configured exporter: export_<name>, numbered on repeats."""
     names: list[str] = []
     seen: Counter[str] = Counter()
-    for entry in config.exporters if config else []:
+    for entry in exporters:
         seen[entry.name] += 1
         repeat = seen[entry.name]
         names.append(f"export_{entry.name}" + (f"_{repeat}" if repeat > 1 else ""))
@@ -25,23 +27,26 @@ def export_names(config: HideboundConfig | None) -> list[str]:
 
 
 def export_asset(
-    name: str, index: int, kind: str, after: Sequence[dg.AssetKey]
+    name: str, index: int, kind: str, keys: Keys, after: Sequence[dg.AssetKey]
 ) -> dg.AssetsDefinition:
-    """The asset that runs exporter `index` of the config over the staging directory."""
+    """The asset that runs exporter `index` of the config over the staging directory and
+    records, per exporter, which manifest it exported."""
 
     @dg.asset(
-        name=name, deps=list(dict.fromkeys([dg.AssetKey("metadata"), *after])), kinds={kind},
-        **EXPORT,
+        name=name, key_prefix=keys.prefix, deps=list(dict.fromkeys([keys("metadata"), *after])),
+        kinds={kind}, **EXPORT,
         required_resource_keys={"hidebound", "dask", f"{kind}_exporter"},
         description=f"The staged content and metadata exported by the {kind} exporter "
         f"(exporter {index} of the config).",
     )
     def export(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         config: HideboundConfig = context.resources.hidebound.config
-        if index >= len(config.exporters) or config.exporters[index].name != kind:
-            raise dg.Failure(description=f"{name}: the exporters in the config changed since the "
-                                         "code location loaded; reload it")
         entry = config.exporters[index]
+        layout = Staging(config.staging_directory)
+        manifest = read_manifest(layout)
+        if manifest is None:
+            raise dg.Failure(description=f"{name}: {layout.root} holds no finished create (no "
+                                         "manifest); run create first")
         exporter = getattr(context.resources, f"{kind}_exporter").exporter(entry)
         try:
             if entry.dask is None and config.dask.cluster_type == "threads":
@@ -51,7 +56,13 @@ def export_asset(
                     report = exporter.export(config.staging_directory, mapper, context.log)
         except ExportError as error:
             raise dg.Failure(description=str(error)) from None
+        if read_manifest(layout) != manifest:
+            raise dg.Failure(description=f"{name}: the staging changed during the export; "
+                                         "export again")
+        record_export(layout, entry.identity, manifest)
         return dg.MaterializeResult(metadata={
+            "exporter": entry.identity,
+            "content_digest": manifest.content_digest,
             "target": report.target,
             "sent": report.sent,
             "skipped": report.skipped,
@@ -62,16 +73,20 @@ def export_asset(
     return export
 
 
-def export_complete_asset(after: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
-    """Marks the staging as exported once every exporter succeeded, then calls the webhooks."""
+def export_complete_asset(keys: Keys, after: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
+    """Once every exporter has recorded this staging as exported, calls the webhooks."""
 
-    @dg.asset(name="export_complete", deps=list(dict.fromkeys(after)), kinds={"webhook"}, **EXPORT,
-              required_resource_keys={"hidebound"})
+    @dg.asset(name="export_complete", key_prefix=keys.prefix, deps=list(dict.fromkeys(after)),
+              kinds={"webhook"}, **EXPORT, required_resource_keys={"hidebound"})
     def export_complete(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        """All exports done: move-mode staging may now be deleted; webhooks called."""
+        """Every exporter took exactly this staging (so move mode may delete it); webhooks
+        called."""
         config: HideboundConfig = context.resources.hidebound.config
         if config.exporters:
-            mark_exported(config.staging_directory)
+            missing = unexported(Staging(config.staging_directory), config.exporter_identities)
+            if missing:
+                raise dg.Failure(description="not every exporter took this staging: "
+                                             + "; ".join(missing))
         hooks = [hook.model_dump(by_alias=True, exclude_none=True) for hook in config.webhooks]
         for hook in hooks:
             hook["url"] = hook["url"].get_secret_value()
@@ -99,13 +114,12 @@ def webhook_table(results: Sequence) -> str:
 
 
 def export_assets(
-    config: HideboundConfig | None, after: Sequence[dg.AssetKey]
+    exporters: Sequence[ExporterConfig], keys: Keys, after: Sequence[dg.AssetKey] = ()
 ) -> list[dg.AssetsDefinition]:
-    """The export stage for the exporters configured when the code location loads."""
-    entries = config.exporters if config else []
+    """The export stage: one asset per exporter of the location's config, then webhooks."""
     exports = [
-        export_asset(name, index, entry.name, after)
-        for index, (name, entry) in enumerate(zip(export_names(config), entries, strict=True))
+        export_asset(name, index, entry.name, keys, after)
+        for index, (name, entry) in enumerate(zip(export_names(exporters), exporters, strict=True))
     ]
-    keys = [dg.AssetKey("metadata"), *after, *(key for asset in exports for key in asset.keys)]
-    return [*exports, export_complete_asset(keys)]
+    upstream = [keys("metadata"), *after, *(key for asset in exports for key in asset.keys)]
+    return [*exports, export_complete_asset(keys, upstream)]

@@ -5,7 +5,8 @@ from typing import Literal
 import dagster as dg
 import pandas as pd
 
-from hidebound_dagster.core import summary
+from hidebound_dagster import markdown
+from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core.search import SearchError, search
 
 
@@ -16,8 +17,7 @@ class SearchConfig(dg.Config):
     group_by: Literal["file", "asset"] = "file"
 
 
-@dg.asset(group_name="search", kinds={"duckdb", "pandas"}, owners=["team:pipeline"])
-def search_results(
+def find(
     context: dg.AssetExecutionContext,
     config: SearchConfig,
     file_table: pd.DataFrame,
@@ -34,5 +34,13 @@ def search_results(
         "query": config.query,
         "group_by": config.group_by,
         "rows": len(result),
-        "result": dg.MetadataValue.md(summary.markdown_table(result, limit=200)),
+        "result": dg.MetadataValue.md(markdown.table(result, limit=200)),
     })
+
+
+def search_assets(keys: Keys) -> list[dg.AssetsDefinition]:
+    """The search stage: one asset whose run config holds the query."""
+    return [dg.asset(
+        name="search_results", key_prefix=keys.prefix, group_name="search",
+        kinds={"duckdb", "pandas"}, owners=["team:pipeline"],
+    )(find)]

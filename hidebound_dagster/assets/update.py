@@ -7,20 +7,25 @@ from collections.abc import Sequence
 import dagster as dg
 import pandas as pd
 
+from hidebound_dagster import markdown
+from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core import summary
 from hidebound_dagster.core.asset_table import build_asset_table, valid_files
 from hidebound_dagster.core.file_table import build_file_table
 from hidebound_dagster.core.staging import restore_interrupted
 from hidebound_dagster.resources import DaskResource, HideboundResource
 
-INGRESS = dg.AssetSpec(
-    "ingress",
-    description="The ingress directory, observed by the ingress sensor on every tick.",
-    group_name="update",
-    kinds={"filesystem"},
-)
-
 UPDATE = {"group_name": "update", "kinds": {"pandas", "parquet"}, "owners": ["team:pipeline"]}
+
+
+def ingress_spec(keys: Keys) -> dg.AssetSpec:
+    """The ingress directory itself: observed, never materialized."""
+    return dg.AssetSpec(
+        keys("ingress"),
+        description="The ingress directory, observed by the ingress sensor on every tick.",
+        group_name="update",
+        kinds={"filesystem"},
+    )
 
 
 def scan(
@@ -49,20 +54,11 @@ def scan(
     return dg.Output(table, metadata={
         **counts,
         "config": dg.MetadataValue.md(f"```yaml\n{hidebound.shown()}```"),
-        "problem_files": dg.MetadataValue.md(summary.markdown_table(summary.problem_files(table))),
+        "problem_files": dg.MetadataValue.md(markdown.table(summary.problem_files(table))),
     })
 
 
-def file_table_asset(after: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefinition:
-    """file_table, ordered after the given assets (the previous workflow step)."""
-    return dg.asset(name="file_table", deps=[INGRESS.key, *after], **UPDATE)(scan)
-
-
-file_table = file_table_asset()
-
-
-@dg.asset(**UPDATE)
-def asset_table(
+def validate(
     context: dg.AssetExecutionContext, hidebound: HideboundResource, file_table: pd.DataFrame
 ) -> dg.Output[pd.DataFrame]:
     """One row per asset with its whole-asset verdict and an error naming each failing file and
@@ -73,18 +69,15 @@ def asset_table(
     families = summary.error_families(table["asset_error"])
     return dg.Output(table, metadata={
         **counts,
-        "invalid_assets": dg.MetadataValue.md(
-            summary.markdown_table(summary.invalid_assets(table))
-        ),
-        "validity_tree": dg.MetadataValue.md(summary.validity_tree(table)),
+        "invalid_assets": dg.MetadataValue.md(markdown.table(summary.invalid_assets(table))),
+        "validity_tree": dg.MetadataValue.md(markdown.validity_tree(table)),
         "top_errors": dg.MetadataValue.md(
-            summary.markdown_table(families.rename_axis("error").reset_index())
+            markdown.table(families.rename_axis("error").reset_index())
         ),
     })
 
 
-@dg.asset(**UPDATE)
-def validated_assets(
+def keep_valid(
     context: dg.AssetExecutionContext, file_table: pd.DataFrame, asset_table: pd.DataFrame
 ) -> dg.Output[pd.DataFrame]:
     """The files of valid assets only, one row per file: exactly what create stages."""
@@ -95,3 +88,13 @@ def validated_assets(
         "files": len(table),
         "bytes": int(table["size"].sum()),
     })
+
+
+def update_assets(keys: Keys, after: Sequence[dg.AssetKey] = ()) -> list[dg.AssetsDefinition]:
+    """The update stage; file_table is ordered after `after` (the previous workflow step)."""
+    prefix = {"key_prefix": keys.prefix, **UPDATE}
+    return [
+        dg.asset(name="file_table", deps=[keys("ingress"), *after], **prefix)(scan),
+        dg.asset(name="asset_table", **prefix)(validate),
+        dg.asset(name="validated_assets", **prefix)(keep_valid),
+    ]

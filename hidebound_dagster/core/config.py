@@ -7,9 +7,10 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -21,16 +22,22 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.specification_files import SpecificationLoadError, load_specifications
-from hidebound_dagster.core.staging import METADATA_TYPES, overlapping
+from hidebound_dagster.core.layout import METADATA_TYPES, STAGING_NAME
+from hidebound_dagster.core.staging import overlapping
 
 WORKFLOW_STEPS = ("delete", "update", "create", "export")
 CONFIG_EXTENSIONS = (".json", ".yml", ".yaml")
-STAGING_NAME = "hidebound"
 MetadataType = Literal["asset", "file", "asset-chunk", "file-chunk"]
+KEY_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+#: A rule for one value: the problem with it, or None. The Dagster layer supplies the schedule
+#: rules Dagster itself applies (validation context "cron_rule" and "timezone_rule").
+Rule = Callable[[str], str | None]
 
 
 class ConfigError(ValueError):
@@ -103,8 +110,14 @@ class DaskConfig(Strict):
 
 
 class ExporterConfig(Strict):
+    name: str
     metadata_types: list[MetadataType] = list(METADATA_TYPES)
     dask: DaskConfig | None = None
+
+    @property
+    def identity(self) -> str:
+        """Where this exporter writes, naming it in export records (never a secret)."""
+        raise NotImplementedError
 
 
 class DiskExporterConfig(ExporterConfig):
@@ -112,6 +125,11 @@ class DiskExporterConfig(ExporterConfig):
 
     name: Literal["disk"]
     target_directory: Path
+
+    @property
+    def identity(self) -> str:
+        """Where this exporter writes, naming it in export records (never a secret)."""
+        return f"disk:{self.target_directory}"
 
     @field_validator("target_directory", mode="before")
     @classmethod
@@ -137,6 +155,11 @@ class S3ExporterConfig(ExporterConfig):
     bucket: str
     endpoint_url: str | None = None
     region: str = Field("us-east-1", validate_default=True)
+
+    @property
+    def identity(self) -> str:
+        """Where this exporter writes, naming it in export records (never a secret)."""
+        return f"s3:{without_userinfo(self.endpoint_url or 'aws')}/{self.bucket}"
 
     @field_validator("bucket")
     @classmethod
@@ -167,6 +190,20 @@ class GirderExporterConfig(ExporterConfig):
     port: int = Field(8180, gt=1023, lt=65536)
     metadata_types: list[MetadataType] = ["asset", "file"]
 
+    @property
+    def identity(self) -> str:
+        """Where this exporter writes, naming it in export records (never a secret)."""
+        return f"girder:{without_userinfo(self.host)}:{self.port}/{self.root_type}/{self.root_id}"
+
+
+def without_userinfo(url: str) -> str:
+    """A URL without the user and password it may carry."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return url
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=host).geturl()
+
 
 AnyExporterConfig = Annotated[
     DiskExporterConfig | S3ExporterConfig | GirderExporterConfig, Field(discriminator="name")
@@ -191,6 +228,7 @@ class HideboundConfig(Strict):
 
     ingress_directory: Path
     staging_directory: Path
+    key_prefix: str | None = None
     include_regex: str = ""
     exclude_regex: str = r"\.DS_Store"
     write_mode: Literal["copy", "move"] = "copy"
@@ -207,19 +245,43 @@ class HideboundConfig(Strict):
 
     @field_validator("schedule_timezone")
     @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value} is not a known time zone") from None
+    def _known_timezone(cls, value: str, info: ValidationInfo) -> str:
+        rule = (info.context or {}).get("timezone_rule", known_timezone)
+        problem = rule(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("schedule_cron")
     @classmethod
-    def _cron_fields(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a cron string of 5 fields")
+    def _cron_schedule(cls, value: str, info: ValidationInfo) -> str:
+        rule = (info.context or {}).get("cron_rule", five_fields)
+        problem = rule(value)
+        if problem:
+            raise ValueError(problem)
         return value
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _key_prefix(cls, value: str | None) -> str | None:
+        if value is not None and not KEY_PREFIX.match(value):
+            raise ValueError(f"{value!r} must be a letter followed by letters, digits or _")
+        return value
+
+    @model_validator(mode="after")
+    def _move_is_exported_before_delete(self) -> HideboundConfig:
+        if self.write_mode == "move" and "delete" in self.workflow and not self.exporters:
+            raise ValueError(
+                "write_mode: move with delete in the workflow needs at least one exporter: "
+                "the staged files are the only copy, so delete would refuse on every run; add "
+                "an exporter, or take delete out of the workflow"
+            )
+        return self
+
+    @property
+    def exporter_identities(self) -> list[str]:
+        """Every configured exporter by where it writes, in config order."""
+        return [entry.identity for entry in self.exporters]
 
     @field_validator("ingress_directory", "staging_directory", "specification_files", mode="before")
     @classmethod
@@ -274,10 +336,28 @@ class HideboundConfig(Strict):
         return load_specifications(self.specification_files)
 
 
-def validate_config(data: Mapping[str, Any], base_dir: str | Path = ".") -> HideboundConfig:
-    """Validate a config mapping, raising ConfigError with every problem."""
+def known_timezone(value: str) -> str | None:
+    """The problem with a time zone name, if it is not in the IANA database."""
     try:
-        return HideboundConfig.model_validate(dict(data), context={"base_dir": str(base_dir)})
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{value} is not a known time zone"
+    return None
+
+
+def five_fields(value: str) -> str | None:
+    """The simplest cron rule, for use without Dagster: five fields."""
+    return None if len(value.split()) == 5 else f"{value!r} is not a cron string of 5 fields"
+
+
+def validate_config(
+    data: Mapping[str, Any], base_dir: str | Path = ".", rules: Mapping[str, Rule] | None = None
+) -> HideboundConfig:
+    """Validate a config mapping, raising ConfigError with every problem; `rules` may replace
+    the cron and time zone rules (cron_rule, timezone_rule)."""
+    context = {"base_dir": str(base_dir), **(rules or {})}
+    try:
+        return HideboundConfig.model_validate(dict(data), context=context)
     except ValidationError as error:
         raise ConfigError([describe_error(item) for item in error.errors()]) from None
 
@@ -334,7 +414,7 @@ def parse_json(text: str, source: str) -> Any:
 ENV_PREFIX = "HIDEBOUND_"
 ENV_YAML_KEYS = ("specification_files", "workflow", "exporters", "webhooks")
 ENV_SCALAR_KEYS = (
-    "ingress_directory", "staging_directory", "include_regex", "exclude_regex", "write_mode",
+    "ingress_directory", "staging_directory", "key_prefix", "include_regex", "exclude_regex", "write_mode",
     "redact_regex", "redact_hash", "settle_seconds", "schedule_cron", "schedule_timezone",
 )
 
@@ -366,6 +446,7 @@ def load_config(
     config_file: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    rules: Mapping[str, Rule] | None = None,
 ) -> HideboundConfig:
     """The effective config: a YAML/JSON file when one is named, else HIDEBOUND_* variables,
     then `overrides` on top; raise ConfigError listing every problem."""
@@ -374,7 +455,7 @@ def load_config(
         data, base_dir = read_config_file(config_file), Path(config_file).resolve().parent
     else:
         data, base_dir = config_from_env(environ), Path.cwd()
-    return validate_config({**data, **(overrides or {})}, base_dir)
+    return validate_config({**data, **(overrides or {})}, base_dir, rules)
 
 
 def redacted(config: HideboundConfig) -> dict[str, Any]:
@@ -396,3 +477,31 @@ def redacted(config: HideboundConfig) -> dict[str, Any]:
         return "hash-" + hashlib.sha256(str(plain).encode()).hexdigest()[:16]
 
     return walk(config.model_dump(by_alias=True), "")
+
+
+def config_digest(config: HideboundConfig) -> str:
+    """A short, stable digest of everything in a config but its secrets: two configs that would
+    build the same definitions and touch the same files have the same digest."""
+    text = json.dumps(config.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def differing_keys(first: HideboundConfig, second: HideboundConfig) -> list[str]:
+    """The top-level keys whose values differ between two configs (secrets compared too)."""
+    def value(config: HideboundConfig, key: str) -> str:
+        return json.dumps(revealed(getattr(config, key)), sort_keys=True, default=str)
+
+    return [key for key in HideboundConfig.model_fields if value(first, key) != value(second, key)]
+
+
+def revealed(value: Any) -> Any:
+    """Plain data with secrets in clear, for comparison only: never shown."""
+    if isinstance(value, BaseModel):
+        return {key: revealed(getattr(value, key)) for key in type(value).model_fields}
+    if isinstance(value, list | tuple):
+        return [revealed(item) for item in value]
+    if isinstance(value, dict):
+        return {key: revealed(item) for key, item in value.items()}
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return value

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import Any
 import pandas as pd
 
 from hidebound_dagster.core.specification import Specification
-from hidebound_dagster.core.staging import CONTENT, METADATA, METADATA_TYPES, swap_in
+from hidebound_dagster.core.layout import METADATA_TYPES, Staging
+from hidebound_dagster.core.staging import swap_in
 
 FILE_KEYS = [
     "asset_id", "asset_path", "asset_path_relative", "asset_name", "asset_type", "file_id",
@@ -56,7 +56,7 @@ def file_table_for_metadata(
     files: pd.DataFrame, specs: Mapping[str, type[Specification]], staging: Path
 ) -> pd.DataFrame:
     """The staged files with every metadata field as a column (paths in staging)."""
-    content = str(staging / CONTENT) + "/"
+    content = str(Staging(staging).content) + "/"
     return files.assign(
         asset_path_relative=files["asset_path"],
         asset_path=content + files["asset_path"],
@@ -127,7 +127,8 @@ def write_metadata(
 ) -> None:
     """Write every metadata file into a fresh directory and swap it in as <staging>/metadata."""
     now = now or datetime.now()
-    work = staging / f".{METADATA}-{uuid.uuid4().hex[:8]}"
+    layout = Staging(staging)
+    work = layout.work_dir("metadata")
     try:
         for kind in METADATA_TYPES:
             (work / kind).mkdir(parents=True)
@@ -140,7 +141,7 @@ def write_metadata(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    swap_in(work, staging / METADATA)
+    swap_in(work, layout.metadata)
 
 
 def json_lines(records: list[dict[str, Any]]) -> str:

@@ -6,6 +6,7 @@ query comes back as the database's own message.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from hidebound_dagster.core.asset_table import with_verdict
+from hidebound_dagster.core.layout import table_path
 from hidebound_dagster.core.tables import read_table
 
 GroupBy = Literal["file", "asset"]
@@ -61,10 +63,11 @@ def search(
 
 
 def search_tables(
-    query: str, tables_dir: Path, group_by: GroupBy = "file"
+    query: str, tables_dir: Path, group_by: GroupBy = "file", prefix: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """Search the file and asset tables persisted under tables_dir by the last update."""
-    paths = [tables_dir / "file_table.parquet", tables_dir / "asset_table.parquet"]
+    """Search the file and asset tables persisted under tables_dir by the last update (of the
+    config whose asset keys carry `prefix`)."""
+    paths = [table_path(tables_dir, [*prefix, name]) for name in ("file_table", "asset_table")]
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise SearchError(f"no tables to search: {', '.join(missing)} not found; run update first")

@@ -14,21 +14,17 @@ import errno
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from hidebound_dagster.core.identity import sha256_file
+from hidebound_dagster.core.layout import PARTIAL, Staging
+from hidebound_dagster.core.manifest import clear_records, unexported
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
 from hidebound_dagster.core.progress import Progress
-
-CONTENT = "content"
-METADATA = "metadata"
-METADATA_TYPES = ("asset", "file", "asset-chunk", "file-chunk")  # the dirs under metadata/
-EXPORTED_MARKER = ".exported"
-PARTIAL = ".partial"
 
 
 class StagingError(RuntimeError):
@@ -145,24 +141,22 @@ def has_files(directory: Path) -> bool:
 
 def complete(staging: Path) -> bool:
     """A create finished here: its metadata was swapped in after its content."""
-    return (staging / METADATA).is_dir()
+    return Staging(staging).metadata.is_dir()
 
 
-def exported(staging: Path) -> bool:
-    """Every exporter took the staging of the last create (a create removes the marker first,
-    so an old export never covers newer content)."""
-    return complete(staging) and (staging / EXPORTED_MARKER).exists()
-
-
-def mark_exported(staging: Path) -> None:
-    """Record that every exporter took the current staging, so move mode may delete it."""
-    (staging / EXPORTED_MARKER).write_text("exported\n")
+def not_exported_reason(staging: Path, exporters: Sequence[str]) -> str | None:
+    """Why move-mode content here may not be replaced or deleted (it may be the only copy of
+    its files); None when every exporter took exactly this content."""
+    if not has_files(Staging(staging).content):
+        return None
+    reasons = unexported(Staging(staging), exporters)
+    return "; ".join(reasons) if reasons else None
 
 
 def restore_interrupted(ingress: Path, staging: Path) -> int:
     """Put back into ingress the files of a move that was killed before its metadata was
     written; returns how many files were put back."""
-    content = staging / CONTENT
+    content = Staging(staging).content
     if complete(staging) or not content.is_dir():
         return 0
     restored = 0
@@ -192,22 +186,25 @@ def remove_empty_directories(root: Path, keep_root: bool = True) -> None:
         Path(directory).rmdir()
 
 
-def delete(ingress: Path, staging: Path, write_mode: str) -> None:
-    """Remove <staging>/content and <staging>/metadata only. In move mode the staged files may
-    be the only copy: an interrupted move is put back first, and content that was never
-    exported is kept, with an error saying so."""
+def delete(ingress: Path, staging: Path, write_mode: str, exporters: Sequence[str] = ()) -> None:
+    """Remove the content, the metadata and their records only. In move mode the staged files
+    may be the only copy: an interrupted move is put back first, and content that not every
+    exporter in `exporters` (identities) exported is kept, with an error saying why."""
+    layout = Staging(staging)
     if write_mode == "move":
         restore_interrupted(ingress, staging)
-        if has_files(staging / CONTENT) and not exported(staging):
+        reason = not_exported_reason(staging, exporters)
+        if reason:
             raise StagingError(
-                f"refusing to delete {staging / CONTENT}: in move mode it holds the only copy "
-                "of its files and it has not been exported since it was created; run export "
-                "first, or move the files back"
+                f"refusing to delete {layout.content}: in move mode it holds the only copy of "
+                f"its files, and it is not exported: {reason}; run export first, or move the "
+                "files back"
             )
-    for name in (CONTENT, METADATA):
-        if (staging / name).exists():
-            shutil.rmtree(staging / name)
-    (staging / EXPORTED_MARKER).unlink(missing_ok=True)
+    for path in layout.owned():
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def overlapping(first: Path, second: Path) -> bool:
@@ -233,12 +230,15 @@ def stage_content(
     mapper: Mapper = serial_map,
     chunks: int = 16,
     log: Callable[[str], None] | None = None,
+    exporters: Sequence[str] = (),
 ) -> pd.Series:
     """Copy or move the files into <staging>/content, replacing what was there; returns each
-    file's sha256. Raises StagingError where the old content must not be replaced."""
+    file's sha256. Raises StagingError where the old content must not be replaced (move mode:
+    content that not every exporter in `exporters` took)."""
     check_apart(ingress, staging)
     staging.mkdir(exist_ok=True)
-    content = staging / CONTENT
+    layout = Staging(staging)
+    content = layout.content
     remove_leftovers(staging)
     if write_mode == "move":
         if restore_interrupted(ingress, staging):
@@ -246,14 +246,15 @@ def stage_content(
                 "an interrupted move was put back into ingress, so the update this create "
                 "would stage is out of date; run update again"
             )
-        if has_files(content) and not exported(staging):
+        reason = not_exported_reason(staging, exporters)
+        if reason:
             raise StagingError(
-                f"{content} holds files of an earlier move that were not exported; export or "
-                "delete them before the next create"
+                f"{content} holds files of an earlier move that are not exported ({reason}); "
+                "export or delete them before the next create"
             )
-    (staging / EXPORTED_MARKER).unlink(missing_ok=True)
-    shutil.rmtree(staging / METADATA, ignore_errors=True)  # content without metadata = unfinished
-    target = content if write_mode == "move" else staging / f".{CONTENT}-{uuid.uuid4().hex[:8]}"
+    clear_records(layout)
+    shutil.rmtree(layout.metadata, ignore_errors=True)  # content without metadata = unfinished
+    target = content if write_mode == "move" else layout.work_dir("content")
     if write_mode == "move":
         shutil.rmtree(content, ignore_errors=True)
     target.mkdir()
@@ -278,9 +279,8 @@ def stage_content(
 def remove_leftovers(staging: Path) -> None:
     """Remove the work directories of a killed copy-mode create or metadata write (copies
     only: a move never goes through them)."""
-    for pattern in (f".{CONTENT}-*", f".{METADATA}-*"):
-        for leftover in staging.glob(pattern):
-            shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in Staging(staging).leftovers():
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def remove_empty_parents(directory: Path, stop: Path) -> None:

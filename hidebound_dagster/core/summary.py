@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-MAX_ROWS = 50
-
 
 def file_counts(files: pd.DataFrame) -> dict[str, int]:
     """How many files were found, how many have a problem of their own."""
@@ -21,23 +19,6 @@ def asset_counts(assets: pd.DataFrame) -> dict[str, int]:
     """How many assets were found, valid and invalid."""
     valid = int(assets["asset_valid"].sum())
     return {"assets": len(assets), "valid": valid, "invalid": len(assets) - valid}
-
-
-def markdown_table(table: pd.DataFrame, limit: int = MAX_ROWS) -> str:
-    """A Markdown table of the first rows (cells flattened to one line), noting what was cut."""
-    if table.empty:
-        return "_none_"
-    shown = table.head(limit).astype(str).apply(
-        lambda column: column.str.replace("\n", " · ").str.replace("|", "\\|")
-    )
-    lines = [
-        "| " + " | ".join(shown.columns) + " |",
-        "|" + "---|" * len(shown.columns),
-        *("| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)),
-    ]
-    if len(table) > limit:
-        lines.append(f"\n_{len(table) - limit} more not shown_")
-    return "\n".join(lines)
 
 
 def invalid_assets(assets: pd.DataFrame) -> pd.DataFrame:
@@ -63,25 +44,3 @@ def error_families(messages: pd.Series, limit: int = 10) -> pd.Series:
         .str.replace(r" of [^ :]+\.[A-Za-z0-9]+:", " of …:", regex=True)
     )
     return families.value_counts().head(limit)
-
-
-def validity_tree(assets: pd.DataFrame, limit: int = 500) -> str:
-    """The ingress as a Markdown tree: directories, then each asset marked valid or invalid,
-    the replacement for the original's graph tab."""
-    if assets.empty:
-        return "_no assets_"
-    ordered = assets.sort_values("asset_path").head(limit)
-    lines: list[str] = []
-    shown: set[str] = set()
-    for path, valid in zip(ordered["asset_path"], ordered["asset_valid"], strict=True):
-        parts = path.split("/")
-        for depth in range(len(parts) - 1):
-            directory = "/".join(parts[: depth + 1])
-            if directory not in shown:
-                shown.add(directory)
-                lines.append(f"{'  ' * depth}- 📁 {parts[depth]}")
-        mark = "🟢 valid" if valid else "🔴 invalid"
-        lines.append(f"{'  ' * (len(parts) - 1)}- **{parts[-1]}** {mark}")
-    if len(assets) > limit:
-        lines.append(f"\n_{len(assets) - limit} more assets not shown_")
-    return "\n".join(lines)

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from hidebound_dagster.core.parallel import Mapper, thread_mapper
 from hidebound_dagster.core.progress import Progress
-from hidebound_dagster.core.staging import CONTENT, METADATA_TYPES
+from hidebound_dagster.core.layout import CONTENT, METADATA, METADATA_TYPES
 from hidebound_dagster.exporters.errors import ExportError, redact
 
 DEFAULT_CONCURRENCY = 8
@@ -78,7 +78,7 @@ def read_json(path: str | os.PathLike) -> Any:
 def _metadata_names(staging: str, kind: str) -> list[str]:
     """Sorted names of the JSON files of one metadata type; none when the directory is absent."""
     try:
-        with os.scandir(f"{staging}/metadata/{kind}") as entries:
+        with os.scandir(f"{staging}/{METADATA}/{kind}") as entries:
             return sorted(e.name for e in entries if e.name.endswith(".json") and e.is_file())
     except FileNotFoundError:
         return []
@@ -98,12 +98,12 @@ def content_path(file_metadata: dict) -> str:
 
 def plan_content(staging: str, mapper: Mapper) -> list[ExportItem]:
     """One content item per file metadata JSON, located under `<staging>/content`."""
-    paths = [f"{staging}/metadata/file/{name}" for name in _metadata_names(staging, "file")]
+    paths = [f"{staging}/{METADATA}/file/{name}" for name in _metadata_names(staging, "file")]
     records = mapper(read_json, paths)
     items = []
     for record in records:
         relative = content_path(record)
-        items.append(ExportItem(CONTENT, f"{staging}/content/{relative}", f"content/{relative}",
+        items.append(ExportItem(CONTENT, f"{staging}/{CONTENT}/{relative}", f"{CONTENT}/{relative}",
                                 record))
     return items
 
@@ -115,14 +115,14 @@ def plan_metadata(
     items = []
     for kind in kinds:
         names = _metadata_names(staging, kind)
-        paths = [f"{staging}/metadata/{kind}/{name}" for name in names]
+        paths = [f"{staging}/{METADATA}/{kind}/{name}" for name in names]
         if kind == "file":
             data = [item.data for item in content]  # already read to plan the content
         elif kind == "asset":
             data = mapper(read_json, paths)
         else:
             data = [None] * len(paths)
-        items += [ExportItem(kind, path, f"metadata/{kind}/{name}", value)
+        items += [ExportItem(kind, path, f"{METADATA}/{kind}/{name}", value)
                   for path, name, value in zip(paths, names, data, strict=True)]
     return items
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ import pandas as pd
 
 from hidebound_dagster.core.asset_table import build_asset_table, valid_files
 from hidebound_dagster.core.file_table import build_file_table
+from hidebound_dagster.core.layout import Staging
+from hidebound_dagster.core.manifest import read_manifest, record_export, write_manifest
 from hidebound_dagster.core.metadata import (
     asset_records,
     file_records,
@@ -41,6 +43,14 @@ from hidebound_dagster.core.staging import stage_content, stageable
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = REPO / "specs"
+EXPORTER = "disk:/test/exported"  # the one exporter the pipeline's staging is exported by
+
+
+def mark_exported(staging: Path) -> None:
+    """What a successful export by EXPORTER records, so move mode may replace or delete."""
+    manifest = read_manifest(Staging(staging))
+    assert manifest is not None
+    record_export(Staging(staging), EXPORTER, manifest)
 
 
 def update(ingress: Path, specs: dict) -> dict[str, pd.DataFrame]:
@@ -58,19 +68,23 @@ def create(
     specs: dict,
     now: datetime | None = None,
     say: Callable[[str], None] | None = None,
+    exporters: Sequence[str] = (EXPORTER,),
 ) -> dict[str, Any]:
-    """Stage the files of valid assets and write their metadata; returns what was staged."""
+    """Stage the files of valid assets and write their metadata and manifest; returns what was
+    staged."""
     staged, skipped = stageable(valid)
     if say:
         say(f"staging {time.monotonic()}")
     progress = (lambda message: say(f"progress {message}")) if say else None
-    digests = stage_content(staged, ingress, staging, write_mode, log=progress)
+    digests = stage_content(staged, ingress, staging, write_mode, log=progress,
+                            exporters=exporters)
     if say:
         say(f"staged {time.monotonic()}")
     table = file_table_for_metadata(staged.assign(sha256=digests), specs, staging)
     files = file_records(table)
     assets = asset_records(files)
     write_metadata(staging, files, assets, now)
+    write_manifest(Staging(staging), staged.assign(sha256=digests))
     if say:
         say(f"done {time.monotonic()}")
     return {"staged": staged, "skipped": skipped, "files": files, "assets": assets,

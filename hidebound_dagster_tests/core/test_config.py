@@ -312,6 +312,7 @@ def test_relative_paths_resolve_against_the_config_file(
         "staging_directory": "data/hidebound",
         "specification_files": ["specs/raw.py", "specs"],
         "write_mode": "move",
+        "workflow": ["update", "create"],
     })
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -372,7 +373,22 @@ def test_unreadable_config_files(tmp_path: Path, name: str, text: str | None, re
 
 def test_overrides_win_over_the_file(tmp_path: Path, dirs: dict[str, Path]) -> None:
     path = write_config(tmp_path / "h.yaml", {**minimal(dirs), "write_mode": "copy"})
-    assert load_config(path, overrides={"write_mode": "move"}).write_mode == "move"
+    overrides = {"write_mode": "move", "workflow": ["update"]}
+    assert load_config(path, overrides=overrides).write_mode == "move"
+
+
+def test_move_mode_that_would_delete_unexported_files_is_a_config_error(
+    dirs: dict[str, Path],
+) -> None:
+    """Move mode leaves the only copy in staging: with delete in the workflow and nothing to
+    export to, every second run would refuse to delete, so the config is refused up front."""
+    with pytest.raises(ConfigError) as raised:
+        validate_config({**minimal(dirs), "write_mode": "move"})
+    (problem,) = raised.value.problems
+    assert "write_mode: move with delete in the workflow needs at least one exporter" in problem
+    exported = [{"name": "disk", "target_directory": str(dirs["ingress"].parent / "archive")}]
+    assert validate_config({**minimal(dirs), "write_mode": "move", "exporters": exported})
+    assert validate_config({**minimal(dirs), "write_mode": "move", "workflow": ["update"]})
 
 
 # --- environment ---------------------------------------------------------------------------

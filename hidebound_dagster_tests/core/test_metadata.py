@@ -307,4 +307,4 @@ def test_disk_full_while_writing_metadata_keeps_the_old_metadata_and_no_temporar
     after = {p.relative_to(staging).as_posix(): p.read_bytes()
              for p in (staging / "metadata").rglob("*") if p.is_file()}
     assert after == before
-    assert sorted(p.name for p in staging.iterdir()) == ["content", "metadata"]
+    assert sorted(p.name for p in staging.iterdir()) == [".manifest.json", "content", "metadata"]

@@ -24,13 +24,19 @@ from hidebound_dagster.core.staging import (
     StagingError,
     check_apart,
     delete,
-    mark_exported,
     restore_interrupted,
     stage_content,
     stageable,
 )
 from hidebound_dagster_tests.conftest import write_frames, write_tiles
-from hidebound_dagster_tests.core.move_worker import SPECS, create, pipeline, update
+from hidebound_dagster_tests.core.move_worker import (
+    EXPORTER,
+    SPECS,
+    create,
+    mark_exported,
+    pipeline,
+    update,
+)
 from hidebound_dagster_tests.images import write_png
 
 NOW = datetime(2026, 11, 26, 6, 0, 0)
@@ -195,7 +201,7 @@ def test_create_twice_gives_the_same_staging_tree(ingress: Path, staging: Path) 
     first = tree(staging)
     pipeline(ingress, staging, "copy", now=NOW)
     assert tree(staging) == first
-    assert sorted(p.name for p in staging.iterdir()) == ["content", "metadata"]
+    assert sorted(p.name for p in staging.iterdir()) == [".manifest.json", "content", "metadata"]
 
 
 def test_create_twice_keeps_one_chunk_of_each_kind(ingress: Path, staging: Path) -> None:
@@ -258,7 +264,7 @@ def test_delete_removes_only_content_and_metadata(
     (staging / "logs").mkdir()
     (staging / "logs" / "run.log").write_text("keep me too\n")
     before = tree(ingress)
-    delete(ingress, staging, write_mode)
+    delete(ingress, staging, write_mode, [EXPORTER])
     assert tree(ingress) == before
     assert sorted(p.name for p in staging.iterdir()) == ["README.txt", "logs"]
     assert (staging / "README.txt").read_text() == "keep me\n"
@@ -268,7 +274,7 @@ def test_delete_removes_only_content_and_metadata(
 def test_delete_of_an_empty_staging_directory_does_nothing(ingress: Path, staging: Path) -> None:
     staging.mkdir()
     delete(ingress, staging, "copy")
-    delete(ingress, staging, "move")
+    delete(ingress, staging, "move", [EXPORTER])
     assert staging.is_dir() and list(staging.iterdir()) == []
 
 
@@ -277,13 +283,13 @@ def test_move_delete_refuses_content_that_was_not_exported(
 ) -> None:
     pipeline(ingress, staging, "move")
     staged = tree(staging / "content")
-    with pytest.raises(StagingError, match="not been exported"):
-        delete(ingress, staging, "move")
+    with pytest.raises(StagingError, match="not exported: disk:/test/exported has not exported it"):
+        delete(ingress, staging, "move", [EXPORTER])
     assert tree(staging / "content") == staged
     assert (staging / "metadata").is_dir()
     mark_exported(staging)
     ingress_before = tree(ingress)
-    delete(ingress, staging, "move")
+    delete(ingress, staging, "move", [EXPORTER])
     assert not (staging / "content").exists()
     assert not (staging / "metadata").exists()
     assert tree(ingress) == ingress_before
@@ -525,7 +531,7 @@ def test_next_create_removes_what_a_killed_create_left_behind(
         leftover.mkdir(parents=True)
         (leftover / "half-written.png").write_bytes(b"\x89PNG")
     pipeline(ingress, staging, "copy")
-    assert sorted(p.name for p in staging.iterdir()) == ["content", "metadata"]
+    assert sorted(p.name for p in staging.iterdir()) == [".manifest.json", "content", "metadata"]
 
 
 def test_an_old_export_marker_never_lets_an_interrupted_move_be_deleted(
@@ -555,7 +561,7 @@ def test_an_old_export_marker_never_lets_an_interrupted_move_be_deleted(
 
     attempts = {
         "the next create": lambda: pipeline(ingress, staging, "move"),
-        "delete": lambda: delete(ingress, staging, "move"),
+        "delete": lambda: delete(ingress, staging, "move", [EXPORTER]),
     }
     for name, attempt in attempts.items():
         with contextlib.suppress(StagingError):

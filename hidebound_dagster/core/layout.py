@@ -1,0 +1,74 @@
+"""The on-disk layout, in one place: what lives under a staging directory, and where the tables
+between steps are stored. Everything that reads or writes these paths asks this module."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+STAGING_NAME = "hidebound"  # a staging directory must carry this name
+CONTENT = "content"
+METADATA = "metadata"
+METADATA_TYPES = ("asset", "file", "asset-chunk", "file-chunk")  # the dirs under metadata/
+PARTIAL = ".partial"  # suffix of a cross-filesystem move still in flight
+MANIFEST = ".manifest.json"  # what the last create staged, as digests
+EXPORTS = ".exports"  # one record per exporter: which manifest it took
+TABLES = "tables"  # under the Dagster instance's storage directory
+TABLE_SUFFIX = ".parquet"
+
+
+@dataclass(frozen=True)
+class Staging:
+    """The paths of one staging directory. Only `content/`, `metadata/` and the two records are
+    ever written or removed; anything else a user keeps there is left alone."""
+
+    root: Path
+
+    @property
+    def content(self) -> Path:
+        return self.root / CONTENT
+
+    @property
+    def metadata(self) -> Path:
+        return self.root / METADATA
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def exports(self) -> Path:
+        return self.root / EXPORTS
+
+    def export_record(self, exporter: str) -> Path:
+        """The record of one exporter (by its identity) having exported this staging."""
+        return self.exports / (hashlib.sha256(exporter.encode()).hexdigest()[:32] + ".json")
+
+    def metadata_dir(self, kind: str) -> Path:
+        """The directory of one metadata type (see METADATA_TYPES)."""
+        return self.metadata / kind
+
+    def work_dir(self, name: str) -> Path:
+        """A fresh hidden directory beside `name`, built up and then swapped in whole."""
+        return self.root / f".{name}-{uuid.uuid4().hex[:8]}"
+
+    def leftovers(self) -> list[Path]:
+        """Work directories of a copy-mode create or metadata write that was killed."""
+        return [path for name in (CONTENT, METADATA) for path in self.root.glob(f".{name}-*")]
+
+    def owned(self) -> list[Path]:
+        """Everything delete removes: the content, the metadata and the records about them."""
+        return [self.content, self.metadata, self.manifest, self.exports]
+
+
+def tables_directory(storage_directory: str | Path) -> Path:
+    """Where the tables of a Dagster instance live, given its storage directory."""
+    return Path(storage_directory) / TABLES
+
+
+def table_path(tables: Path, key: Sequence[str]) -> Path:
+    """The Parquet file of one table, by its asset key path (prefix first)."""
+    return tables.joinpath(*key[:-1], key[-1] + TABLE_SUFFIX)
