@@ -19,3 +19,8 @@ class Keys:
     def __call__(self, name: str) -> dg.AssetKey:
         """The key of one asset of this location."""
         return dg.AssetKey([*self.prefix, name])
+
+    def ins(self, *names: str) -> dict[str, dg.AssetIn]:
+        """Data inputs by parameter name, spelled out: Dagster leaves the prefix off inputs of
+        an asset that also has `deps`."""
+        return {name: dg.AssetIn(key=self(name)) for name in names}

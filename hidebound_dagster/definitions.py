@@ -8,6 +8,8 @@ locations call `build_defs` with a config of their own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import dagster as dg
 from dagster_dask import dask_executor
 
@@ -76,3 +78,10 @@ def build_defs(location: Location) -> dg.Definitions:
 def defs() -> dg.Definitions:
     """The code location of the config the environment names."""
     return build_defs(load_location())
+
+
+def definitions_for(config_file: str) -> Callable[..., dg.Definitions]:
+    """A code location of its own for another config file: a module holding
+    `defs = definitions_for("/data/studio/hidebound.yaml")` is loaded like this one (see
+    workspace.yaml). Give each such config its own `key_prefix`."""
+    return dg.definitions(lambda: build_defs(load_location(config_file)))

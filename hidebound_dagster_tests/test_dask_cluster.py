@@ -19,13 +19,15 @@ import pytest
 import yaml
 from distributed import Client
 
-from hidebound_dagster.assets.update import file_table
 from hidebound_dagster.core.cluster import dask_mapper
 from hidebound_dagster.core.config import DaskConfig
 from hidebound_dagster.core.file_table import build_file_table
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.tables import read_table, write_table
+from hidebound_dagster.asset_keys import Keys
+from hidebound_dagster.assets.update import update_assets
 from hidebound_dagster.io_manager import ParquetIOManager
+from hidebound_dagster.location import load_location
 from hidebound_dagster.resources import DaskResource, HideboundResource
 from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS
 from hidebound_dagster_tests.services import (
@@ -240,12 +242,14 @@ def test_file_table_asset_runs_on_the_external_cluster(
         "dask": {"cluster_type": "threads", "num_partitions": NUM_PARTITIONS},
     }))
     tables = tmp_path / "tables"
+    location = load_location(config)
+    file_table = update_assets(Keys([]))[0]
     with dg.instance_for_test() as instance:
         result = dg.materialize(
             [file_table],
             instance=instance,
             resources={
-                "hidebound": HideboundResource(config_file=str(config)),
+                "hidebound": HideboundResource(location=location),
                 "dask": DaskResource(scheduler_address=external.address),
                 "io_manager": ParquetIOManager(base_dir=str(tables)),
             },

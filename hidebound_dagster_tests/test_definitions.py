@@ -10,46 +10,40 @@ from typing import NamedTuple
 import dagster as dg
 import pytest
 
-from hidebound_dagster.assets.update import asset_table, file_table, validated_assets
-from hidebound_dagster.checks import assets_pass_specification
 from hidebound_dagster.core.asset_table import build_asset_table
 from hidebound_dagster.core.file_table import build_file_table
+from hidebound_dagster.core.layout import tables_directory
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.tables import read_table
-from hidebound_dagster.io_manager import ParquetIOManager
-from hidebound_dagster.resources import DaskResource, HideboundResource
+from hidebound_dagster.definitions import build_defs, defs
+from hidebound_dagster.location import load_location
 from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS, EXAMPLE_SPECS
 
-UPDATE_ASSETS = [file_table, asset_table, validated_assets]
 FILE_TABLE = dg.AssetKey("file_table")
 ASSET_TABLE = dg.AssetKey("asset_table")
 VALIDATED = dg.AssetKey("validated_assets")
+OVERALL_CHECK = dg.AssetCheckKey(ASSET_TABLE, "assets_pass_specification")
 
 
 # --- the code location ---------------------------------------------------------------------
 
 
-@pytest.mark.filterwarnings("ignore:Found asset job named")
 def test_definitions_load() -> None:
-    from hidebound_dagster.definitions import defs
-
-    assert defs.get_job_def("update").name == "update"
-    assert defs.get_job_def("workflow").name == "workflow"
-    graph = defs.resolve_asset_graph()
+    loaded = defs()
+    assert loaded.resolve_job_def("update").name == "update"
+    assert loaded.resolve_job_def("workflow").name == "workflow"
+    graph = loaded.resolve_asset_graph()
     keys = graph.get_all_asset_keys()
     assert {FILE_TABLE, ASSET_TABLE, VALIDATED} <= keys
     assert FILE_TABLE in graph.get(ASSET_TABLE).parent_keys
     assert ASSET_TABLE in graph.get(VALIDATED).parent_keys
     assert ASSET_TABLE not in graph.get(FILE_TABLE).parent_keys
     assert VALIDATED not in graph.get(ASSET_TABLE).parent_keys
-    check = dg.AssetCheckKey(ASSET_TABLE, "assets_pass_specification")
-    assert check in graph.asset_check_keys
+    assert OVERALL_CHECK in graph.asset_check_keys
 
 
 def test_update_job_holds_the_update_assets() -> None:
-    from hidebound_dagster.definitions import defs
-
-    nodes = set(defs.resolve_job_def("update").graph.node_dict)
+    nodes = set(defs().resolve_job_def("update").graph.node_dict)
     assert {"file_table", "asset_table", "validated_assets"} <= nodes
 
 
@@ -62,6 +56,12 @@ class Run(NamedTuple):
     tables: Path
     ingress: Path
     specs: Path
+
+
+def run_update(config_file: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """The update job of the config's code location."""
+    job = build_defs(load_location(config_file)).resolve_job_def("update")
+    return job.execute_in_process(instance=instance, raise_on_error=False)
 
 
 SECRETS = ("AKIA-DEFS-TEST-0001", "defs-secret-key-0002", "defs-webhook-token-0003")
@@ -77,14 +77,6 @@ def write_config(directory: Path, ingress: str, extra: str = "") -> Path:
     return path
 
 
-def resources(config_file: Path, tables: Path) -> dict[str, object]:
-    return {
-        "hidebound": HideboundResource(config_file=str(config_file)),
-        "dask": DaskResource(),
-        "io_manager": ParquetIOManager(base_dir=str(tables)),
-    }
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     root = tmp_path_factory.mktemp("deployment")
@@ -95,13 +87,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         f"  - {{name: s3, bucket: my-bucket, access_key: {SECRETS[0]}, secret_key: {SECRETS[1]}}}\n"
         f"webhooks:\n  - {{url: 'https://hooks.example.com/{SECRETS[2]}', method: post}}\n"
     ))
-    tables = root / "tables"
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(
-        [*UPDATE_ASSETS, assets_pass_specification],
-        resources=resources(config_file, tables),
-        instance=instance,
-    )
+    result = run_update(config_file, instance)
+    tables = tables_directory(instance.storage_directory())
     return Run(result, instance, tables, root / "ingress", root / "specs")
 
 
@@ -167,9 +155,11 @@ def test_materialization_metadata(run: Run) -> None:
 
 def test_specification_check_warns(run: Run) -> None:
     evaluations = run.result.get_asset_check_evaluations()
-    assert len(evaluations) == 1
-    evaluation = evaluations[0]
-    assert evaluation.asset_check_key == dg.AssetCheckKey(ASSET_TABLE, "assets_pass_specification")
+    assert {e.asset_check_key.name for e in evaluations} == {
+        "assets_pass_specification", "img001_assets_pass", "raw001_assets_pass",
+        "tex001_assets_pass",
+    }
+    (evaluation,) = [e for e in evaluations if e.asset_check_key == OVERALL_CHECK]
     assert evaluation.passed is False
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     assert evaluation.description == "5 of 9 assets failed their specification"
@@ -214,9 +204,8 @@ def test_config_error_fails_the_run_before_any_file_is_touched(tmp_path: Path) -
     user reads in the UI); nothing is scanned, written or materialized."""
     shutil.copytree(EXAMPLE_SPECS, tmp_path / "specs", ignore=shutil.ignore_patterns("__pycache__"))
     config_file = write_config(tmp_path, "no-such-ingress")
-    result = dg.materialize(
-        UPDATE_ASSETS, resources=resources(config_file, tmp_path / "tables"), raise_on_error=False
-    )
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_update(config_file, instance)
     assert not result.success
     assert not result.get_asset_materialization_events()
     step_failures = [
@@ -224,7 +213,7 @@ def test_config_error_fails_the_run_before_any_file_is_touched(tmp_path: Path) -
     ]
     assert len(step_failures) == 1
     assert "no-such-ingress is not a directory" in step_failures[0].step_failure_data.error.message
-    assert not (tmp_path / "tables").exists()
+    assert not tables_directory(instance.storage_directory()).exists()
     failures = [event for event in result.all_events if event.is_failure
                 or event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE]
     assert failures

@@ -22,9 +22,10 @@ from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS, EXAMPLE_SPECS, REP
 SHOW_DEFS = textwrap.dedent("""
     import json
     from hidebound_dagster.definitions import defs
-    schedule = defs.get_schedule_def("workflow_schedule")
+    loaded = defs()
+    schedule = loaded.get_schedule_def("workflow_schedule")
     print(json.dumps({
-        "names": [s.name for s in defs.schedules],
+        "names": [s.name for s in loaded.schedules],
         "cron": schedule.cron_schedule,
         "timezone": schedule.execution_timezone,
         "job": schedule.job_name,

@@ -14,14 +14,16 @@ import dagster as dg
 import pytest
 import yaml
 
+from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core.ingress_state import ingress_state
+from hidebound_dagster.location import load_location
 from hidebound_dagster.resources import HideboundResource
-from hidebound_dagster.sensors import INGRESS, ingress_sensor_for
+from hidebound_dagster.sensors import ingress_sensor_for
 from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS, EXAMPLE_SPECS
 
 HOUR_AGO = time.time() - 3600
 NEW_FILE = "cat001/img001/p-cat001_s-img001_d-new_v001.png"
-SENSOR = ingress_sensor_for("workflow")
+SENSOR = ingress_sensor_for("workflow", Keys([]))
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +72,12 @@ def tick(
     instance: dg.DagsterInstance, config: Path, cursor: str | None = None
 ) -> dg.SensorExecutionData:
     """One evaluation of the sensor, the way the daemon does it: resources built, cursor given."""
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         cursor=cursor,
-        resources={"hidebound": HideboundResource(config_file=str(config))},
+        resources={"hidebound": HideboundResource(location=load_location(config))},
         instance=instance,
-    )
-    return SENSOR.evaluate_tick(context)
+    ) as context:
+        return SENSOR.evaluate_tick(context)
 
 
 def count(root: Path, pattern: str = "") -> int:
@@ -215,7 +217,7 @@ def test_observation_records_files_and_bytes(
     for data in (first := tick(instance, config), tick(instance, config, first.cursor)):
         [event] = data.asset_events
         assert isinstance(event, dg.AssetObservation)
-        assert event.asset_key == INGRESS.key == dg.AssetKey("ingress")
+        assert event.asset_key == dg.AssetKey("ingress")
         assert event.metadata["files"].value == len(files) == count(ingress)
         assert event.metadata["bytes"].value == size
         assert event.metadata["digest"].value == digest(ingress)

@@ -214,12 +214,20 @@ def test_workflow_from_the_ui(tmp_path: Path) -> None:
         from dagster_graphql import DagsterGraphQLClient
 
         client = DagsterGraphQLClient(LOOPBACK, port_number=dagster.port)
-        remote_id = client.submit_job_execution("update", run_config={
-            "resources": {"hidebound": {"config": {"include_regex": "raw001"}}},
-        })
+        remote_id = client.submit_job_execution("update")
         dagster.wait_run(remote_id, timeout=90)
         assert client.get_run_status(remote_id).value == "SUCCESS"
-        assert dagster.materializations(remote_id)["file_table"]["files"] == 14
+        assert dagster.materializations(remote_id)["file_table"]["files"] == 29
+        # run config may not switch this location to another config: the run fails first
+        other_id = client.submit_job_execution("update", run_config={
+            "resources": {"hidebound": {"config": {"include_regex": "raw001"}}},
+        })
+        deadline = time.monotonic() + 90
+        while client.get_run_status(other_id).value not in ("SUCCESS", "FAILURE"):
+            assert time.monotonic() < deadline, "the refused run did not finish"
+            time.sleep(0.5)
+        assert client.get_run_status(other_id).value == "FAILURE"
+        assert dagster.materializations(other_id) == {}
         phase("update launched with DagsterGraphQLClient")
 
         # The graph again, now showing every asset materialized.

@@ -3,7 +3,6 @@ leaves, a second run, the search job, zero valid assets, move mode, and `dagster
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -16,44 +15,16 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS, EXAMPLE_SPECS
-
-VALID_ASSETS = [
-    "cat001/img001/p-cat001_s-img001_d-calico-portrait_v001.png",
-    "cat001/raw001/p-cat001_s-raw001_d-calico-jumping_v001",
-    "cat001/raw001/p-cat001_s-raw001_d-tabby-playing_v002",
-    "cat001/tex001/p-cat001_s-tex001_d-fur_v001",
-]
-
-
-def files_of(root: Path) -> dict[str, bytes]:
-    if not root.is_dir():
-        return {}
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def valid_example_files() -> dict[str, bytes]:
-    """The 15 files of the 4 valid example assets."""
-    return {path: data for path, data in files_of(EXAMPLE_INGRESS).items()
-            if any(path == a or path.startswith(a + "/") for a in VALID_ASSETS)}
-
-
-def make_project(root: Path, write_mode: str = "copy") -> dict[str, Path]:
-    """A copy of examples/ingress and specs/ with a config file naming them."""
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(EXAMPLE_INGRESS, root / "ingress")
-    shutil.copytree(EXAMPLE_SPECS, root / "specs")
-    config = root / "hidebound.yaml"
-    config.write_text(
-        "ingress_directory: ingress\n"
-        "staging_directory: hidebound\n"
-        "specification_files: [specs]\n"
-        f"write_mode: {write_mode}\n"
-        "workflow: [delete, update, create, export]\n"
-    )
-    return {"root": root, "ingress": root / "ingress", "staging": root / "hidebound",
-            "config": config}
+from hidebound_dagster.location import load_location
+from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS
+from hidebound_dagster_tests.projects import (
+    VALID_ASSETS,
+    defs_for,
+    files_of,
+    make_project,
+    step_failures,
+    valid_example_files,
+)
 
 
 def metadata_without_chunk_names(staging: Path) -> dict[str, bytes]:
@@ -69,36 +40,11 @@ def search_config(query: str, group_by: str = "asset") -> dict:
     return {"ops": {"search_results": {"config": {"query": query, "group_by": group_by}}}}
 
 
-def step_failures(result) -> list[str]:
-    """Each failed step's message: a Failure's description, else the error and its causes."""
-    messages = []
-    for event in result.all_events:
-        if event.event_type_value != "STEP_FAILURE":
-            continue
-        data = event.step_failure_data
-        if data.user_failure_data:
-            messages.append(data.user_failure_data.description)
-            continue
-        error, chain = data.error, []
-        while error is not None:
-            chain.append(error.message.strip())
-            error = error.cause
-        messages.append(" <- ".join(chain))
-    return messages
-
-
 @pytest.fixture(scope="module")
-def definitions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """hidebound_dagster.definitions (re)loaded with HIDEBOUND_CONFIG_FILEPATH pointing at a
-    copy of the example, so nothing here ever touches examples/."""
+def definitions(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The code location of a copy of the example, so nothing here ever touches examples/."""
     project = make_project(tmp_path_factory.mktemp("workflow") / "project")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HIDEBOUND_CONFIG_FILEPATH", str(project["config"]))
-        import hidebound_dagster.definitions as module
-
-        module = importlib.reload(module)
-        yield {"defs": module.defs, "project": project, "patch": patch}
-    importlib.reload(module)
+    return {"defs": defs_for(project), "project": project}
 
 
 @pytest.fixture(scope="module")
@@ -115,16 +61,6 @@ def example(definitions: dict) -> Iterator[dict]:
             **definitions, "instance": instance, "first": first, "second": second,
             "first_tree": first_tree, "first_metadata": first_metadata,
         }
-
-
-@pytest.fixture
-def use_config(definitions: dict, monkeypatch: pytest.MonkeyPatch):
-    """Point the resources at another project's config for one test."""
-
-    def use(project: dict[str, Path]) -> None:
-        monkeypatch.setenv("HIDEBOUND_CONFIG_FILEPATH", str(project["config"]))
-
-    return use
 
 
 # the workflow job ---------------------------------------------------------------------------
@@ -176,7 +112,7 @@ def test_second_workflow_run_gives_an_identical_staging_tree(example: dict) -> N
         if k.startswith("content/")
     }
     assert metadata_without_chunk_names(staging) == example["first_metadata"]
-    assert sorted(p.name for p in staging.iterdir()) == ["content", "metadata"]
+    assert sorted(p.name for p in staging.iterdir()) == [".manifest.json", "content", "metadata"]
 
 
 # search -------------------------------------------------------------------------------------
@@ -207,17 +143,20 @@ def test_search_job_by_file(example: dict) -> None:
 
 
 def test_search_results_by_materialize_with_explicit_resources(example: dict) -> None:
+    from hidebound_dagster.asset_keys import Keys
+    from hidebound_dagster.assets.search import search_assets
+    from hidebound_dagster.assets.update import update_assets
     from hidebound_dagster.io_manager import ParquetIOManager
     from hidebound_dagster.resources import DaskResource, HideboundResource
 
     instance = example["instance"]
     tables = Path(instance.storage_directory()) / "tables"
     result = dg.materialize(
-        list(example["defs"].assets),
+        [*update_assets(Keys([])), *search_assets(Keys([]))],
         selection=["search_results"],
         instance=instance,
         resources={
-            "hidebound": HideboundResource(config_file=str(example["project"]["config"])),
+            "hidebound": HideboundResource(location=load_location(example["project"]["config"])),
             "dask": DaskResource(),
             "io_manager": ParquetIOManager(base_dir=str(tables)),
         },
@@ -269,15 +208,14 @@ def test_a_search_run_cannot_show_the_contents_of_a_file(example: dict, tmp_path
 
 
 def test_workflow_with_zero_valid_assets_succeeds_with_an_empty_staging_tree(
-    definitions: dict, use_config, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     project = make_project(tmp_path / "project")
     for asset in VALID_ASSETS:
         path = project["ingress"] / asset
         shutil.rmtree(path) if path.is_dir() else path.unlink()
-    use_config(project)
     with dg.instance_for_test() as instance:
-        result = definitions["defs"].resolve_job_def("workflow").execute_in_process(
+        result = defs_for(project).resolve_job_def("workflow").execute_in_process(
             instance=instance, raise_on_error=False
         )
     assert result.success, step_failures(result)
@@ -288,24 +226,24 @@ def test_workflow_with_zero_valid_assets_succeeds_with_an_empty_staging_tree(
         assert json.loads(chunk.read_text()) == []
 
 
-def test_workflow_in_move_mode_moves_and_then_refuses_to_delete_unexported_content(
-    definitions: dict, use_config, tmp_path: Path
+def test_workflow_in_move_mode_moves_exports_and_only_then_lets_delete_clear_staging(
+    tmp_path: Path,
 ) -> None:
     project = make_project(tmp_path / "project", write_mode="move")
-    use_config(project)
-    job = definitions["defs"].resolve_job_def("workflow")
+    job = defs_for(project).resolve_job_def("workflow")
     with dg.instance_for_test() as instance:
         first = job.execute_in_process(instance=instance, raise_on_error=False)
         assert first.success, step_failures(first)
         staged = files_of(project["staging"] / "content")
         assert staged == valid_example_files()
+        assert files_of(project["exported"] / "content") == staged
         left = files_of(project["ingress"])
         assert not set(left) & set(staged)
         assert set(left) | set(staged) == set(files_of(EXAMPLE_INGRESS))
         second = job.execute_in_process(instance=instance, raise_on_error=False)
-    assert not second.success
-    assert any("not been exported" in failure for failure in step_failures(second))
-    assert files_of(project["staging"] / "content") == staged
+    assert second.success, step_failures(second)  # delete: every exporter took this staging
+    assert files_of(project["staging"] / "content") == {}  # nothing valid is left in ingress
+    assert files_of(project["exported"] / "content") == staged  # the one copy, kept
     assert files_of(project["ingress"]) == left
 
 

@@ -91,9 +91,11 @@ def create_assets(keys: Keys, after: Sequence[dg.AssetKey] = ()) -> list[dg.Asse
     return [
         dg.asset(
             name="staged_content", key_prefix=keys.prefix, deps=list(after),
+            ins=keys.ins("validated_assets"),
             kinds={"pandas", "parquet", "filesystem"}, **CREATE,
         )(stage),
         dg.asset(
-            name="metadata", key_prefix=keys.prefix, kinds={"json", "filesystem"}, **CREATE
+            name="metadata", key_prefix=keys.prefix, ins=keys.ins("staged_content"),
+            kinds={"json", "filesystem"}, **CREATE,
         )(describe),
     ]

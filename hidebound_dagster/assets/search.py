@@ -41,6 +41,7 @@ def find(
 def search_assets(keys: Keys) -> list[dg.AssetsDefinition]:
     """The search stage: one asset whose run config holds the query."""
     return [dg.asset(
-        name="search_results", key_prefix=keys.prefix, group_name="search",
+        name="search_results", key_prefix=keys.prefix, ins=keys.ins("file_table", "asset_table"),
+        group_name="search",
         kinds={"duckdb", "pandas"}, owners=["team:pipeline"],
     )(find)]

@@ -95,6 +95,8 @@ def update_assets(keys: Keys, after: Sequence[dg.AssetKey] = ()) -> list[dg.Asse
     prefix = {"key_prefix": keys.prefix, **UPDATE}
     return [
         dg.asset(name="file_table", deps=[keys("ingress"), *after], **prefix)(scan),
-        dg.asset(name="asset_table", **prefix)(validate),
-        dg.asset(name="validated_assets", **prefix)(keep_valid),
+        dg.asset(name="asset_table", ins=keys.ins("file_table"), **prefix)(validate),
+        dg.asset(
+            name="validated_assets", ins=keys.ins("file_table", "asset_table"), **prefix
+        )(keep_valid),
     ]

@@ -13,15 +13,13 @@ import dagster as dg
 import pytest
 import yaml
 
-from hidebound_dagster.assets import create, export, update
+from hidebound_dagster.asset_keys import Keys
+from hidebound_dagster.assets import export
 from hidebound_dagster.core.config import load_config
-from hidebound_dagster.exporter_resources import (
-    DiskExporterResource,
-    GirderExporterResource,
-    S3ExporterResource,
-)
-from hidebound_dagster.io_manager import ParquetIOManager
-from hidebound_dagster.resources import DaskResource, HideboundResource
+from hidebound_dagster.core.layout import Staging
+from hidebound_dagster.core.manifest import unexported
+from hidebound_dagster.definitions import build_defs
+from hidebound_dagster.location import load_location
 from hidebound_dagster_tests.services import GirderServer, RecordingServer, S3Server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,24 +51,13 @@ def project(root: Path, s3: S3Server, bucket: str, girder: GirderServer, girder_
     return path
 
 
-def run_export(config_file: Path, tables: Path) -> dg.ExecuteInProcessResult:
-    """update -> create -> every export asset, with secrets from the environment."""
-    config = load_config(config_file)
-    assets = [
-        update.file_table_asset(), update.asset_table, update.validated_assets,
-        create.staged_content_asset(), create.metadata, *export.export_assets(config, []),
-    ]
-    return dg.materialize(assets, raise_on_error=False, resources={
-        "hidebound": HideboundResource(config_file=str(config_file)),
-        "dask": DaskResource(),
-        "io_manager": ParquetIOManager(base_dir=str(tables)),
-        "disk_exporter": DiskExporterResource(),
-        "s3_exporter": S3ExporterResource(
-            access_key=dg.EnvVar("HIDEBOUND_S3_ACCESS_KEY"),
-            secret_key=dg.EnvVar("HIDEBOUND_S3_SECRET_KEY"),
-        ),
-        "girder_exporter": GirderExporterResource(api_key=dg.EnvVar("HIDEBOUND_GIRDER_API_KEY")),
-    })
+def run_export(config_file: Path, instance_dir: Path) -> dg.ExecuteInProcessResult:
+    """The workflow job of the config's code location (delete, update, create, every export
+    asset), with secrets from the environment."""
+    job = build_defs(load_location(config_file)).resolve_job_def("workflow")
+    instance_dir.mkdir(exist_ok=True)
+    with dg.instance_for_test(temp_dir=str(instance_dir)) as instance:
+        return job.execute_in_process(instance=instance, raise_on_error=False)
 
 
 def everything_said(result: dg.ExecuteInProcessResult) -> str:
@@ -97,7 +84,7 @@ def test_every_exporter_runs_as_an_asset_and_a_rerun_sends_nothing_new(
     s3, girder, root_id, hooks, bucket = servers
     config_file = project(tmp_path, s3, bucket, girder, root_id, hooks.url)
     before = len(hooks.requests)
-    result = run_export(config_file, tmp_path / "tables")
+    result = run_export(config_file, tmp_path / "instance")
     assert result.success
 
     sent = {key.path[-1]: event.materialization.metadata
@@ -120,13 +107,15 @@ def test_every_exporter_runs_as_an_asset_and_a_rerun_sends_nothing_new(
     items = [item for folder in girder.client().listFolder(root_id)
              for item in walk_items(girder, folder["_id"])]
     assert len(items) == VALID_FILES
-    assert (tmp_path / "hidebound" / ".exported").exists()  # move mode may now delete
+    identities = load_config(config_file).exporter_identities
+    assert len(identities) == 3
+    assert unexported(Staging(tmp_path / "hidebound"), identities) == []  # move may delete
 
     text = everything_said(result)
     for secret in (s3.secret_key, s3.access_key, girder.api_key, "hook-secret"):
         assert secret not in text
 
-    again = run_export(config_file, tmp_path / "tables")
+    again = run_export(config_file, tmp_path / "instance")
     assert again.success
     resent = {e.asset_key.path[-1]: e.event_specific_data.materialization.metadata
               for e in again.get_asset_materialization_events()}
@@ -152,7 +141,7 @@ def test_wrong_credentials_fail_the_export_asset_fast_without_the_secret(
     wrong = "Wrong-Secret-Key-0000000000000000"
     monkeypatch.setenv("HIDEBOUND_S3_SECRET_KEY", wrong)
     config_file = project(tmp_path, s3, bucket, girder, root_id, hooks.url)
-    result = run_export(config_file, tmp_path / "tables")
+    result = run_export(config_file, tmp_path / "instance")
     assert not result.success
     failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert [e.step_key for e in failures] == ["export_s3"]
@@ -173,6 +162,7 @@ def test_each_configured_exporter_gets_its_own_asset_name(tmp_path: Path) -> Non
             {"name": "disk", "target_directory": str(tmp_path / "b")},
         ],
     })
-    assert export.export_names(config) == ["export_disk", "export_s3", "export_disk_2"]
-    keys = [key.path[-1] for asset in export.export_assets(config, []) for key in asset.keys]
+    assert export.export_names(config.exporters) == ["export_disk", "export_s3", "export_disk_2"]
+    assets = export.export_assets(config.exporters, Keys([]))
+    keys = [key.path[-1] for asset in assets for key in asset.keys]
     assert keys == ["export_disk", "export_s3", "export_disk_2", "export_complete"]
