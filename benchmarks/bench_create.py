@@ -76,17 +76,23 @@ def main(argv: list[str] | None = None) -> None:
             (root / name).mkdir()
             return root / name
 
-        floor_s, floor_cpu = timed(lambda: floor(jobs, root / "floor"),
-                                   runs, lambda: fresh("floor"))
+        floor_s, floor_cpu = timed(
+            lambda: floor(jobs, root / "floor"), runs, lambda: fresh("floor")
+        )
         staging = root / "stage" / "hidebound"
-        create_s, create_cpu = timed(lambda: create(valid, specs, ingress, staging), runs,
-                                     lambda: fresh("stage") and None)
+        create_s, create_cpu = timed(
+            lambda: create(valid, specs, ingress, staging), runs, lambda: fresh("stage") and None
+        )
     ratio = create_s / floor_s
-    print(f"create (copy mode) of {len(valid)} files of {valid['asset_path'].nunique()} valid "
-          f"assets; best of {runs} after a warm-up")
+    print(
+        f"create (copy mode) of {len(valid)} files of {valid['asset_path'].nunique()} valid "
+        f"assets; best of {runs} after a warm-up"
+    )
     print(f"{'files':>8} {'floor s':>8} {'create s':>9} {'ratio':>6} {'CPU ratio':>10}")
-    print(f"{len(valid):>8} {floor_s:>8.3f} {create_s:>9.3f} {ratio:>6.2f} "
-          f"{create_cpu / floor_cpu:>10.2f}")
+    print(
+        f"{len(valid):>8} {floor_s:>8.3f} {create_s:>9.3f} {ratio:>6.2f} "
+        f"{create_cpu / floor_cpu:>10.2f}"
+    )
     verdict = "ok" if ratio <= RATIO_TARGET else "MISSED"
     print(f"target: ratio <= {RATIO_TARGET}: {verdict}; load average {os.getloadavg()[0]:.1f}")
 

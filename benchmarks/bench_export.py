@@ -54,26 +54,41 @@ def floor_disk(staging: Path, target: Path, relatives: list[str], workers: int) 
     in_threads(lambda rel: shutil.copyfile(staging / rel, target / rel), relatives, workers)
 
 
-def floor_s3(server: S3Server, staging: Path, bucket: str, relatives: list[str],
-             workers: int) -> None:
+def floor_s3(
+    server: S3Server, staging: Path, bucket: str, relatives: list[str], workers: int
+) -> None:
     """Plain boto3 upload_file of the same files to the same key layout."""
-    client = boto3.client("s3", endpoint_url=server.endpoint_url, region_name=REGION,
-                          aws_access_key_id=server.access_key,
-                          aws_secret_access_key=server.secret_key,
-                          config=Config(max_pool_connections=workers,
-                                        s3={"addressing_style": "path"}))
+    client = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        config=Config(max_pool_connections=workers, s3={"addressing_style": "path"}),
+    )
     client.create_bucket(Bucket=bucket)
-    in_threads(lambda rel: client.upload_file(str(staging / rel), bucket, f"hidebound/{rel}"),
-               relatives, workers)
+    in_threads(
+        lambda rel: client.upload_file(str(staging / rel), bucket, f"hidebound/{rel}"),
+        relatives,
+        workers,
+    )
 
 
 def row(label: str, seconds: float, files: int, nbytes: int) -> str:
-    return (f"{label:<14} {seconds:8.2f} s {files / seconds:10.0f} files/s "
-            f"{nbytes / seconds / 1e6:8.2f} MB/s")
+    return (
+        f"{label:<14} {seconds:8.2f} s {files / seconds:10.0f} files/s "
+        f"{nbytes / seconds / 1e6:8.2f} MB/s"
+    )
 
 
-def compare(name: str, exporter_run: Callable[[int], object],
-            floor_run: Callable[[int], object], files: int, nbytes: int, rounds: int) -> float:
+def compare(
+    name: str,
+    exporter_run: Callable[[int], object],
+    floor_run: Callable[[int], object],
+    files: int,
+    nbytes: int,
+    rounds: int,
+) -> float:
     """Alternate which runs first (fresh targets each time); print the best of each, the ratio
     of the bests and each round's own ratio (a busy machine shows up as scatter there)."""
     floors, exports = [], []
@@ -85,8 +100,10 @@ def compare(name: str, exporter_run: Callable[[int], object],
     print(row(f"{name} floor", min(floors), files, nbytes))
     print(row(f"{name} exporter", min(exports), files, nbytes))
     rounds_text = ", ".join(f"{e / f:.2f}" for e, f in zip(exports, floors, strict=True))
-    print(f"{name} ratio exporter/floor: {ratio:.2f} {'(ok)' if ratio <= 1.5 else '(> 1.5)'}; "
-          f"per round: {rounds_text}")
+    print(
+        f"{name} ratio exporter/floor: {ratio:.2f} {'(ok)' if ratio <= 1.5 else '(> 1.5)'}; "
+        f"per round: {rounds_text}"
+    )
     return ratio
 
 
@@ -97,19 +114,28 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--rounds", type=int, default=2, help="runs of each; the best counts")
     parser.add_argument("--skip-s3", action="store_true", help="benchmark the disk only")
-    parser.add_argument("--tmp-dir", default=None,
-                        help="where staging and targets go (default: the system temp dir)")
+    parser.add_argument(
+        "--tmp-dir",
+        default=None,
+        help="where staging and targets go (default: the system temp dir)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="hidebound-bench-", dir=args.tmp_dir) as tmp:
         root = Path(tmp)
         sequences = max(1, args.files // 100)
-        staging = build_staging(root / "staging", sequences=sequences,
-                                frames=max(1, args.files // sequences), size=args.size)
+        staging = build_staging(
+            root / "staging",
+            sequences=sequences,
+            frames=max(1, args.files // sequences),
+            size=args.size,
+        )
         relatives = sorted(staging.expected())  # everything an export sends: content + metadata
         nbytes = sum((staging.root / rel).stat().st_size for rel in relatives)
-        print(f"{len(staging.files)} content files, {len(relatives)} files sent in all, "
-              f"{nbytes / 1e6:.1f} MB, {args.concurrency} threads")
+        print(
+            f"{len(staging.files)} content files, {len(relatives)} files sent in all, "
+            f"{nbytes / 1e6:.1f} MB, {args.concurrency} threads"
+        )
         mapper = thread_mapper(args.concurrency)
 
         def disk_export(index: int) -> None:
@@ -126,15 +152,20 @@ def main() -> None:
             return
         server = S3Server(root / "s3").start()
         try:
+
             def s3_export(index: int) -> None:
-                exporter = S3Exporter(f"bench-exporter-{index}", REGION, server.access_key,
-                                      server.secret_key, endpoint_url=server.endpoint_url)
+                exporter = S3Exporter(
+                    f"bench-exporter-{index}",
+                    REGION,
+                    server.access_key,
+                    server.secret_key,
+                    endpoint_url=server.endpoint_url,
+                )
                 report = exporter.export(staging.root, mapper=mapper)
                 assert report.sent == len(relatives), report
 
             def s3_floor(index: int) -> None:
-                floor_s3(server, staging.root, f"bench-floor-{index}", relatives,
-                         args.concurrency)
+                floor_s3(server, staging.root, f"bench-floor-{index}", relatives, args.concurrency)
 
             compare("s3", s3_export, s3_floor, len(relatives), nbytes, args.rounds)
         finally:

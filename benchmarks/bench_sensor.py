@@ -80,12 +80,16 @@ def write_config(workdir: Path, ingress: Path) -> Path:
     staging = workdir / "sensor-staging"
     staging.mkdir(parents=True, exist_ok=True)
     config = ingress.parent / "hidebound.yaml"
-    config.write_text(yaml.safe_dump({
-        "ingress_directory": str(ingress),
-        "staging_directory": str(staging / "hidebound"),
-        "specification_files": [str(REPO / "specs")],
-        "settle_seconds": 0,
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "ingress_directory": str(ingress),
+                "staging_directory": str(staging / "hidebound"),
+                "specification_files": [str(REPO / "specs")],
+                "settle_seconds": 0,
+            }
+        )
+    )
     return config
 
 
@@ -158,8 +162,10 @@ def phases(config: Path, repeats: int) -> dict[str, float]:
         laps["select: include/exclude regex"] = time.perf_counter() - start
         start = time.perf_counter()
         lines = (
-            files["filepath_relative"] + "\0"
-            + files["size"].astype("string").fillna("-") + "\0"
+            files["filepath_relative"]
+            + "\0"
+            + files["size"].astype("string").fillna("-")
+            + "\0"
             + files["mtime_ns"].astype("string").fillna("-")
         )
         laps["digest: build lines (astype string, concat)"] = time.perf_counter() - start
@@ -193,8 +199,12 @@ def load_average() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=TARGET_FILES)
-    parser.add_argument("--dirs", type=int, default=None,
-                        help=f"directories (default: one per {FILES_PER_DIR} files)")
+    parser.add_argument(
+        "--dirs",
+        type=int,
+        default=None,
+        help=f"directories (default: one per {FILES_PER_DIR} files)",
+    )
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="always print a cProfile")
@@ -210,9 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"first tick did not request a run: {first.skip_message}", file=sys.stderr)
         return 1
     cursor = first.cursor
-    print(f"timing: page cache warm, one warm-up then best of {args.repeats}; "
-          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
-          f"load average {load_average()}")
+    print(
+        f"timing: page cache warm, one warm-up then best of {args.repeats}; "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        f"load average {load_average()}"
+    )
 
     floor_s, count = best_of(lambda: floor(ingress), args.repeats)
     assert count == args.files, f"floor saw {count} files"
@@ -226,21 +238,30 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'N':>8} {'dirs':>5} {'floor s':>8} {'tick s':>8} {'ratio':>6}  result"
     print(header)
     print("-" * len(header))
-    print(f"{files:>8} {dirs:>5} {floor_s:8.3f} {tick_s:8.3f} {tick_s / floor_s:6.1f}  "
-          f"skip '{data.skip_message}'")
+    print(
+        f"{files:>8} {dirs:>5} {floor_s:8.3f} {tick_s:8.3f} {tick_s / floor_s:6.1f}  "
+        f"skip '{data.skip_message}'"
+    )
     scaled = TARGET_SECONDS * args.files / TARGET_FILES
     ok = tick_s <= scaled
-    note = "" if args.files == TARGET_FILES else (
-        f" (target scaled to N={args.files}: {scaled:.2f} s)")
-    print(f"target: tick <= {TARGET_SECONDS} s at {TARGET_FILES} files: "
-          f"{'ok' if ok else 'MISSED'} ({tick_s:.3f} s){note}")
+    note = (
+        ""
+        if args.files == TARGET_FILES
+        else (f" (target scaled to N={args.files}: {scaled:.2f} s)")
+    )
+    print(
+        f"target: tick <= {TARGET_SECONDS} s at {TARGET_FILES} files: "
+        f"{'ok' if ok else 'MISSED'} ({tick_s:.3f} s){note}"
+    )
 
     print("\nphases of an unchanged tick (best of each):")
     steps = phases(config, args.repeats)
     for name, seconds in steps.items():
         print(f"  {name:<55} {seconds:7.3f} s")
-    print(f"  {'sum of phases':<55} {sum(steps.values()):7.3f} s "
-          f"(the rest of the tick: resource set-up, context, observation event)")
+    print(
+        f"  {'sum of phases':<55} {sum(steps.values()):7.3f} s "
+        f"(the rest of the tick: resource set-up, context, observation event)"
+    )
     if args.profile or not ok:
         print("\ncProfile of one unchanged tick:")
         print(profile(sensor, cursor))

@@ -154,8 +154,12 @@ def core(ingress: Path, specs: dict[str, Any], partitions: int) -> tuple[Any, An
     config = DaskConfig(num_partitions=partitions)
     with dask_mapper(config) as mapper:
         files = build_file_table(
-            ingress, specs, include_regex="", exclude_regex=EXCLUDE,
-            mapper=mapper, chunks=config.num_partitions,
+            ingress,
+            specs,
+            include_regex="",
+            exclude_regex=EXCLUDE,
+            mapper=mapper,
+            chunks=config.num_partitions,
         )
     return files, build_asset_table(files, specs)
 
@@ -286,10 +290,18 @@ def core_only(ingress: Path, partitions: int) -> None:
     start = time.perf_counter()
     files, assets = core(ingress, specs, partitions)
     elapsed = time.perf_counter() - start
-    print(json.dumps({
-        "seconds": elapsed, "baseline_mib": baseline, "peak_mib": max_rss_mib(),
-        "hwm_mib": high_water_mib(), "files": len(files), "assets": len(assets),
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "baseline_mib": baseline,
+                "peak_mib": max_rss_mib(),
+                "hwm_mib": high_water_mib(),
+                "files": len(files),
+                "assets": len(assets),
+            }
+        )
+    )
 
 
 def measure_rss(ingress: Path, partitions: int | None) -> dict[str, Any]:
@@ -339,13 +351,16 @@ def measure(ingress: Path, total: int, partitions: list[int], memory: dict[str, 
 
     runs = 1 if total >= SINGLE_RUN_FROM else 3
     runs_text = "1 run" if runs == 1 else f"best of {runs}"
-    print(f"timing: page cache warm (one untimed warm-up each), {runs_text}; "
-          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
-          f"load average {load_average()}")
+    print(
+        f"timing: page cache warm (one untimed warm-up each), {runs_text}; "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        f"load average {load_average()}"
+    )
     specs = load_specs()
     floor_s, floor_cpu = timed(lambda: floor(ingress), runs)
-    cores = {p: timed(lambda p=p: core(ingress, specs, p), runs, clear_header_cache)
-             for p in partitions}
+    cores = {
+        p: timed(lambda p=p: core(ingress, specs, p), runs, clear_header_cache) for p in partitions
+    }
     clear_header_cache()
     real = core(ingress, specs, partitions[0])
     phases: dict[str, float] = {}
@@ -359,55 +374,80 @@ def measure(ingress: Path, total: int, partitions: list[int], memory: dict[str, 
     files, assets = real
 
     print()
-    header = (f"{'N':>8} {'partitions':>10} {'floor s':>8} {'core s':>8} {'ratio':>6} "
-              f"{'floor CPU s':>11} {'core CPU s':>10} {'CPU ratio':>9} {'peak RSS MiB':>12}")
+    header = (
+        f"{'N':>8} {'partitions':>10} {'floor s':>8} {'core s':>8} {'ratio':>6} "
+        f"{'floor CPU s':>11} {'core CPU s':>10} {'CPU ratio':>9} {'peak RSS MiB':>12}"
+    )
     print(header)
     print("-" * len(header))
     for p, (core_s, cpu_s) in cores.items():
         rss = f"{memory['peak_mib']:12.0f}" if p == partitions[0] else f"{'-':>12}"
-        print(f"{total:>8} {p:>10} {floor_s:8.3f} {core_s:8.3f} {core_s / floor_s:6.1f} "
-              f"{floor_cpu:11.3f} {cpu_s:10.3f} {cpu_s / floor_cpu:9.1f} {rss}")
+        print(
+            f"{total:>8} {p:>10} {floor_s:8.3f} {core_s:8.3f} {core_s / floor_s:6.1f} "
+            f"{floor_cpu:11.3f} {cpu_s:10.3f} {cpu_s / floor_cpu:9.1f} {rss}"
+        )
     core_s = cores[partitions[0]][0]
     ratio = core_s / floor_s
     rss_ok = memory["peak_mib"] < RSS_TARGET_MIB
     rss_note = "" if total >= RSS_TARGET_FILES else f" (the target is set for N={RSS_TARGET_FILES})"
-    print(f"target: ratio <= {RATIO_TARGET:g}: {verdict(ratio <= RATIO_TARGET)} ({ratio:.1f}); "
-          f"RSS < {RSS_TARGET_MIB} MiB at {RSS_TARGET_FILES}: "
-          f"{verdict(rss_ok)} ({memory['peak_mib']:.0f} MiB{rss_note})")
+    print(
+        f"target: ratio <= {RATIO_TARGET:g}: {verdict(ratio <= RATIO_TARGET)} ({ratio:.1f}); "
+        f"RSS < {RSS_TARGET_MIB} MiB at {RSS_TARGET_FILES}: "
+        f"{verdict(rss_ok)} ({memory['peak_mib']:.0f} MiB{rss_note})"
+    )
     hwm = f"{memory['hwm_mib']:.0f}" if memory["hwm_mib"] is not None else "n/a"
-    print(f"RSS subprocess: {memory['baseline_mib']:.0f} MiB after imports and spec loading, "
-          f"{memory['peak_mib']:.0f} MiB peak (VmHWM {hwm} MiB); its single "
-          f"first-in-process core run took {memory['seconds']:.3f} s")
+    print(
+        f"RSS subprocess: {memory['baseline_mib']:.0f} MiB after imports and spec loading, "
+        f"{memory['peak_mib']:.0f} MiB peak (VmHWM {hwm} MiB); its single "
+        f"first-in-process core run took {memory['seconds']:.3f} s"
+    )
     valid = int(assets["asset_valid"].sum())
     bad_files = int(files["file_error"].notna().sum())
     print(f"load average after timing: {load_average()}")
-    print(f"tables: {len(files)} files ({bad_files} with a file error), "
-          f"{len(assets)} assets ({valid} valid)")
+    print(
+        f"tables: {len(files)} files ({bad_files} with a file error), "
+        f"{len(assets)} assets ({valid} valid)"
+    )
 
     print()
     total_phases = sum(phases.values())
-    print(f"core breakdown (partitions={partitions[0]}, header cache cleared, best of "
-          f"{runs} per phase):")
+    print(
+        f"core breakdown (partitions={partitions[0]}, header cache cleared, best of "
+        f"{runs} per phase):"
+    )
     for key, label in PHASES:
         seconds = phases.get(key, 0.0)
         print(f"  {label:<28} {seconds:8.3f} s {100 * seconds / total_phases:5.1f} %")
-    print(f"  {'sum of phases':<28} {total_phases:8.3f} s "
-          f"(core measured as a whole: {core_s:.3f} s)")
+    print(
+        f"  {'sum of phases':<28} {total_phases:8.3f} s (core measured as a whole: {core_s:.3f} s)"
+    )
     if not same_tables(tuple(replica), real):
-        print("  WARNING: the phased replica no longer matches build_file_table/"
-              "build_asset_table; update phased_core")
+        print(
+            "  WARNING: the phased replica no longer matches build_file_table/"
+            "build_asset_table; update phased_core"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, help="number of ingress files (N)")
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
-                        help=f"where generated ingresses are cached (default {DEFAULT_WORKDIR})")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep an ingress generated by this run for later runs")
-    parser.add_argument("--partitions", type=int, nargs="+", default=None,
-                        help="DaskConfig.num_partitions values to time (default: the "
-                             "DaskConfig default); the first is used for RSS and phases")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=DEFAULT_WORKDIR,
+        help=f"where generated ingresses are cached (default {DEFAULT_WORKDIR})",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep an ingress generated by this run for later runs"
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        nargs="+",
+        default=None,
+        help="DaskConfig.num_partitions values to time (default: the "
+        "DaskConfig default); the first is used for RSS and phases",
+    )
     parser.add_argument("--core-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.core_only:

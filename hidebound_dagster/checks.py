@@ -40,7 +40,8 @@ def specification_checks(keys: Keys, tokens: list[str]) -> list[dg.AssetChecksDe
     their own."""
 
     @dg.asset_check(
-        asset=keys("asset_table"), name="assets_pass_specification",
+        asset=keys("asset_table"),
+        name="assets_pass_specification",
         description="Every asset passes its specification.",
     )
     def every_asset(asset_table: pd.DataFrame) -> dg.AssetCheckResult:
@@ -69,12 +70,12 @@ def staging_check(keys: Keys) -> dg.AssetChecksDefinition:
     nothing stray, and the manifest describes it all. Blocking: a failure stops the exports."""
 
     @dg.asset_check(
-        asset=keys("metadata"), name=STAGING_INTACT, blocking=True,
+        asset=keys("metadata"),
+        name=STAGING_INTACT,
+        blocking=True,
         description="The staged content, its metadata and the manifest agree; nothing stray.",
     )
-    def staging_is_intact(
-        hidebound: HideboundResource, dask: DaskResource
-    ) -> dg.AssetCheckResult:
+    def staging_is_intact(hidebound: HideboundResource, dask: DaskResource) -> dg.AssetCheckResult:
         config = hidebound.config
         layout = Staging(config.staging_directory)
         with dask.mapper(config.dask) as mapper:
@@ -82,13 +83,14 @@ def staging_check(keys: Keys) -> dg.AssetChecksDefinition:
         return dg.AssetCheckResult(
             passed=not problems,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=(f"{len(problems)} problems in {layout.root}; nothing exported"
-                         if problems else f"{layout.root} is intact"),
+            description=(
+                f"{len(problems)} problems in {layout.root}; nothing exported"
+                if problems
+                else f"{layout.root} is intact"
+            ),
             metadata={
                 "problems": len(problems),
-                "details": dg.MetadataValue.md(
-                    markdown.table(pd.DataFrame({"problem": problems}))
-                ),
+                "details": dg.MetadataValue.md(markdown.table(pd.DataFrame({"problem": problems}))),
             },
         )
 

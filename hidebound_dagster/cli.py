@@ -69,10 +69,16 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("--group-by", choices=["file", "asset"], default="file")
     search.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    search.add_argument("--tables", help="directory of the Parquet tables "
-                        "(default: the tables of the instance in $DAGSTER_HOME)")
-    search.add_argument("--config-file", help="the config whose tables to search "
-                        "(default: $HIDEBOUND_CONFIG_FILEPATH, else the bundled example)")
+    search.add_argument(
+        "--tables",
+        help="directory of the Parquet tables "
+        "(default: the tables of the instance in $DAGSTER_HOME)",
+    )
+    search.add_argument(
+        "--config-file",
+        help="the config whose tables to search "
+        "(default: $HIDEBOUND_CONFIG_FILEPATH, else the bundled example)",
+    )
     search.set_defaults(run=run_search)
     config = commands.add_parser("config", help="print the effective config, redacted")
     config.add_argument("--config-file", help="default: $HIDEBOUND_CONFIG_FILEPATH")

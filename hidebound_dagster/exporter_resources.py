@@ -28,8 +28,9 @@ def secret(entry: SecretStr | None, resource: str | None, what: str, variable: s
         return entry.get_secret_value()
     if resource:
         return resource
-    raise dg.Failure(description=f"{what} is not set: put it in the exporter's config entry "
-                                 f"or set {variable}")
+    raise dg.Failure(
+        description=f"{what} is not set: put it in the exporter's config entry or set {variable}"
+    )
 
 
 class DiskExporterResource(dg.ConfigurableResource):
@@ -50,10 +51,12 @@ class S3ExporterResource(dg.ConfigurableResource):
         return S3Exporter(
             bucket=entry.bucket,
             region=entry.region,
-            access_key=secret(entry.access_key, self.access_key, "s3 access_key",
-                              "HIDEBOUND_S3_ACCESS_KEY"),
-            secret_key=secret(entry.secret_key, self.secret_key, "s3 secret_key",
-                              "HIDEBOUND_S3_SECRET_KEY"),
+            access_key=secret(
+                entry.access_key, self.access_key, "s3 access_key", "HIDEBOUND_S3_ACCESS_KEY"
+            ),
+            secret_key=secret(
+                entry.secret_key, self.secret_key, "s3 secret_key", "HIDEBOUND_S3_SECRET_KEY"
+            ),
             endpoint_url=entry.endpoint_url,
             metadata_types=entry.metadata_types,
         )
@@ -67,8 +70,9 @@ class GirderExporterResource(dg.ConfigurableResource):
 
     def exporter(self, entry: GirderExporterConfig) -> Exporter:
         return GirderExporter(
-            api_key=secret(entry.api_key, self.api_key, "girder api_key",
-                           "HIDEBOUND_GIRDER_API_KEY"),
+            api_key=secret(
+                entry.api_key, self.api_key, "girder api_key", "HIDEBOUND_GIRDER_API_KEY"
+            ),
             root_id=entry.root_id,
             root_type=entry.root_type,
             host=entry.host,

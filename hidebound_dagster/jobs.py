@@ -27,11 +27,16 @@ def stage_jobs(
 ) -> list[dg.UnresolvedAssetJobDefinition]:
     """A job per CRUDES stage, and search (run config: ops.search_results.config.query)."""
     return [
-        *(dg.define_asset_job(step, selection=selection([step], staging_check),
-                              description=description, tags=tags)
-          for step, description in STAGE_DESCRIPTIONS.items()),
+        *(
+            dg.define_asset_job(
+                step, selection=selection([step], staging_check), description=description, tags=tags
+            )
+            for step, description in STAGE_DESCRIPTIONS.items()
+        ),
         dg.define_asset_job(
-            "search", selection=dg.AssetSelection.groups("search"), tags=tags,
+            "search",
+            selection=dg.AssetSelection.groups("search"),
+            tags=tags,
             description="Run a SQL query (run config: ops.search_results.config.query) over "
             "the tables.",
         ),

@@ -12,8 +12,10 @@ def table(rows: pd.DataFrame, limit: int = MAX_ROWS) -> str:
     """A Markdown table of the first rows (cells flattened to one line), noting what was cut."""
     if rows.empty:
         return "_none_"
-    shown = rows.head(limit).astype(str).apply(
-        lambda column: column.str.replace("\n", " · ").str.replace("|", "\\|")
+    shown = (
+        rows.head(limit)
+        .astype(str)
+        .apply(lambda column: column.str.replace("\n", " · ").str.replace("|", "\\|"))
     )
     lines = [
         "| " + " | ".join(shown.columns) + " |",

@@ -1,7 +1,6 @@
 """Dagster resources: the hidebound config of this code location and the Dask cluster that
 does parallel work."""
 
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -45,9 +44,7 @@ class HideboundResource(dg.ConfigurableResource):
 
     def problem(self, tag: str | None = None) -> str | None:
         """Why this run cannot use the config, or None."""
-        overrides = self.model_dump(
-            exclude={"location", "config_file"}, exclude_none=True
-        )
+        overrides = self.model_dump(exclude={"location", "config_file"}, exclude_none=True)
         try:
             return run_problem(self.location, self.config_file, overrides, tag)
         except ConfigError as error:
@@ -76,9 +73,11 @@ class DaskResource(dg.ConfigurableResource):
     def mapper(self, config: DaskConfig) -> Iterator[Mapper]:
         """A mapper onto the cluster, open for the duration of the block."""
         if self.scheduler_address:
-            config = config.model_copy(update={
-                "cluster_type": "distributed", "scheduler_address": self.scheduler_address,
-            })
+            config = config.model_copy(
+                update={
+                    "cluster_type": "distributed",
+                    "scheduler_address": self.scheduler_address,
+                }
+            )
         with dask_mapper(config) as mapper:
             yield mapper
-

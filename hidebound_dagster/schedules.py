@@ -17,8 +17,10 @@ def cron_problem(cron: str) -> str | None:
         valid = is_valid_cron_string(cron)
     except Exception:  # the cron parser raises for some malformed strings instead of False
         valid = False
-    return None if valid else (
-        f"{cron!r} is not a cron string Dagster accepts (minute hour day month weekday)"
+    return (
+        None
+        if valid
+        else (f"{cron!r} is not a cron string Dagster accepts (minute hour day month weekday)")
     )
 
 

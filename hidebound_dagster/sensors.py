@@ -25,13 +25,17 @@ def previous_digest(cursor: str | None) -> str | None:
 
 def observation(key: dg.AssetKey, state: IngressState) -> dg.AssetObservation:
     """What the tick saw, recorded on the ingress asset."""
-    return dg.AssetObservation(asset_key=key, metadata={
-        "files": state.files,
-        "bytes": state.bytes,
-        "newest_mtime": dg.MetadataValue.timestamp(state.newest_mtime_ns / 1e9)
-        if state.files else 0,
-        "digest": state.digest,
-    })
+    return dg.AssetObservation(
+        asset_key=key,
+        metadata={
+            "files": state.files,
+            "bytes": state.bytes,
+            "newest_mtime": dg.MetadataValue.timestamp(state.newest_mtime_ns / 1e9)
+            if state.files
+            else 0,
+            "digest": state.digest,
+        },
+    )
 
 
 def ingress_sensor_for(job_name: str, keys: Keys) -> dg.SensorDefinition:
@@ -62,9 +66,14 @@ def ingress_sensor_for(job_name: str, keys: Keys) -> dg.SensorDefinition:
                 skip_reason=f"still settling for {wait:.0f} s", asset_events=seen
             )
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=state.digest, tags={
-                "hidebound/ingress_files": str(state.files),
-            })],
+            run_requests=[
+                dg.RunRequest(
+                    run_key=state.digest,
+                    tags={
+                        "hidebound/ingress_files": str(state.files),
+                    },
+                )
+            ],
             cursor=json.dumps({"version": CURSOR_VERSION, "digest": state.digest}),
             asset_events=seen,
         )

@@ -31,8 +31,13 @@ REPOSITORY = "__repository__"
 CHROMIUM = Path("/usr/bin/chromium")
 #: Flags that keep headless Debian chromium off the network and quiet (services.md section 3).
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
@@ -106,7 +111,8 @@ def make_dagster_home(home: Path, daemon: bool = False) -> Path:
         instance.pop("run_coordinator", None)
     else:
         instance["run_coordinator"] = {
-            "module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator",
+            "module": "dagster._core.run_coordinator",
+            "class": "DefaultRunCoordinator",
         }
     (home / ".nux").mkdir(parents=True, exist_ok=True)
     (home / ".nux" / "nux.yaml").write_text("seen: 1\n")
@@ -130,8 +136,13 @@ def launch(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as handle:
         return subprocess.Popen(
-            cmd, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **env}, cwd=str(REPO), preexec_fn=_own_group_default_signals,
+            cmd,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **env},
+            cwd=str(REPO),
+            preexec_fn=_own_group_default_signals,
         )
 
 
@@ -192,8 +203,9 @@ def graphql(url: str, query: str, variables: dict | None = None, timeout: float 
         with urllib.request.urlopen(request, timeout=timeout) as response:
             answer = json.loads(response.read())
     except urllib.error.HTTPError as error:  # a query the schema rejects: show why
-        raise GraphQLError(f"HTTP {error.code}: {error.read().decode(errors='replace')[:4000]}"
-                           ) from None
+        raise GraphQLError(
+            f"HTTP {error.code}: {error.read().decode(errors='replace')[:4000]}"
+        ) from None
     if answer.get("errors"):
         raise GraphQLError(json.dumps(answer["errors"], indent=1)[:4000])
     return answer["data"]
@@ -278,9 +290,17 @@ class Dagster:
         started = time.monotonic()
         try:
             web = launch(
-                [str(binary("dagster-webserver")), "-h", LOOPBACK, "-p", str(self.port),
-                 "-w", str(WORKSPACE)],
-                self.home / "webserver.log", self.env,
+                [
+                    str(binary("dagster-webserver")),
+                    "-h",
+                    LOOPBACK,
+                    "-p",
+                    str(self.port),
+                    "-w",
+                    str(WORKSPACE),
+                ],
+                self.home / "webserver.log",
+                self.env,
             )
             self.procs.append(web)
             wait_http(self.url + "/server_info", 120, web)
@@ -289,10 +309,13 @@ class Dagster:
                 # Only now that the webserver has created the SQLite storage: started together,
                 # both stamp the fresh schema and one of them fails with "Version table
                 # 'alembic_version' has more than one head present".
-                self.procs.append(launch(
-                    [str(binary("dagster-daemon")), "run", "-w", str(WORKSPACE)],
-                    self.home / "daemon.log", self.env,
-                ))
+                self.procs.append(
+                    launch(
+                        [str(binary("dagster-daemon")), "run", "-w", str(WORKSPACE)],
+                        self.home / "daemon.log",
+                        self.env,
+                    )
+                )
             self.wait_location()
             self.timings["code location"] = time.monotonic() - started
             if self.daemon:
@@ -321,8 +344,9 @@ class Dagster:
             time.sleep(0.25)
         raise TimeoutError(f"code location {LOCATION} not loaded after {timeout}s")
 
-    def wait_daemons(self, timeout: float = 120,
-                     needed: tuple[str, ...] = ("SENSOR", "QUEUED_RUN_COORDINATOR")) -> None:
+    def wait_daemons(
+        self, timeout: float = 120, needed: tuple[str, ...] = ("SENSOR", "QUEUED_RUN_COORDINATOR")
+    ) -> None:
         """Wait until dagster-daemon reports the sensor and run-queue daemons healthy."""
         query = """{ instance { daemonHealth { allDaemonStatuses {
             daemonType healthy required
@@ -369,12 +393,14 @@ class Dagster:
         return graphql(self.url, query, variables)
 
     def selector(self, job: str) -> dict[str, str]:
-        return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY,
-                "jobName": job}
+        return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job}
 
     def launch_run(self, job: str, run_config: dict | None = None) -> str:
-        params = {"selector": self.selector(job), "runConfigData": run_config or {},
-                  "mode": "default"}
+        params = {
+            "selector": self.selector(job),
+            "runConfigData": run_config or {},
+            "mode": "default",
+        }
         result = self.query(LAUNCH, {"params": params})["launchRun"]
         if result["__typename"] != "LaunchRunSuccess":
             raise AssertionError(f"launchRun failed: {json.dumps(result)[:3000]}")
@@ -405,7 +431,9 @@ class Dagster:
             messages = [e.get("message") for e in self.events(run_id) if e.get("message")]
             raise AssertionError(
                 f"run {run_id} of {run['jobName']} ended {run['status']}:\n"
-                + "\n".join(messages[-30:]) + "\n" + self.logs()
+                + "\n".join(messages[-30:])
+                + "\n"
+                + self.logs()
             )
         return run
 

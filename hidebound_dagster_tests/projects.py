@@ -23,14 +23,20 @@ VALID_ASSETS = [
 def files_of(root: Path) -> dict[str, bytes]:
     if not root.is_dir():
         return {}
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def valid_example_files() -> dict[str, bytes]:
     """The 15 files of the 4 valid example assets."""
-    return {path: data for path, data in files_of(EXAMPLE_INGRESS).items()
-            if any(path == a or path.startswith(a + "/") for a in VALID_ASSETS)}
+    return {
+        path: data
+        for path, data in files_of(EXAMPLE_INGRESS).items()
+        if any(path == a or path.startswith(a + "/") for a in VALID_ASSETS)
+    }
 
 
 def make_project(root: Path, write_mode: str = "copy", extra: str = "") -> dict[str, Path]:
@@ -47,10 +53,16 @@ def make_project(root: Path, write_mode: str = "copy", extra: str = "") -> dict[
         "specification_files: [specs]\n"
         f"write_mode: {write_mode}\n"
         "workflow: [delete, update, create, export]\n"
-        + (exporters if write_mode == "move" else "") + extra
+        + (exporters if write_mode == "move" else "")
+        + extra
     )
-    return {"root": root, "ingress": root / "ingress", "staging": root / "hidebound",
-            "config": config, "exported": root / "exported"}
+    return {
+        "root": root,
+        "ingress": root / "ingress",
+        "staging": root / "hidebound",
+        "config": config,
+        "exported": root / "exported",
+    }
 
 
 def defs_for(project: dict[str, Path]) -> dg.Definitions:

@@ -157,10 +157,20 @@ class S3Server:
 
     def start(self) -> S3Server:
         self.data.mkdir(parents=True, exist_ok=True)
-        cmd = [str(binary("rclone")), "serve", "s3", str(self.data),
-               "--addr", f"{LOOPBACK}:{self.port}",
-               "--auth-key", f"{self.access_key},{self.secret_key}",
-               "--vfs-cache-mode", "off", "--config", "/dev/null"]
+        cmd = [
+            str(binary("rclone")),
+            "serve",
+            "s3",
+            str(self.data),
+            "--addr",
+            f"{LOOPBACK}:{self.port}",
+            "--auth-key",
+            f"{self.access_key},{self.secret_key}",
+            "--vfs-cache-mode",
+            "off",
+            "--config",
+            "/dev/null",
+        ]
         self.proc = start(cmd, self.root / "rclone.log")
         wait_port(self.port, 30, self.proc)
         return self
@@ -198,13 +208,31 @@ class GirderServer:
         return self
 
     def _start(self) -> None:
-        db_cmd = [str(binary("secantusd-py")), "--host", LOOPBACK, "--port", str(self.db_port),
-                  "--storage-path", str(self.root / "db"), "--log-level", "WARNING"]
+        db_cmd = [
+            str(binary("secantusd-py")),
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.db_port),
+            "--storage-path",
+            str(self.root / "db"),
+            "--log-level",
+            "WARNING",
+        ]
         self.procs.append(start(db_cmd, self.root / "secantus.log"))
         wait_port(self.db_port, 60, self.procs[-1])
-        girder_cmd = [str(binary("girder")), "serve", "--mode", "production",
-                      "--database", f"mongodb://{LOOPBACK}:{self.db_port}/girder",
-                      "--host", LOOPBACK, "--port", str(self.port)]
+        girder_cmd = [
+            str(binary("girder")),
+            "serve",
+            "--mode",
+            "production",
+            "--database",
+            f"mongodb://{LOOPBACK}:{self.db_port}/girder",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.port),
+        ]
         self.procs.append(start(girder_cmd, self.root / "girder.log"))
         wait_http(self.api_url + "/system/version", 120, self.procs[-1])
         self._bootstrap()
@@ -213,9 +241,16 @@ class GirderServer:
         import girder_client
 
         admin = girder_client.GirderClient(apiUrl=self.api_url)
-        admin.post("user", parameters={
-            "login": "admin", "email": "admin@example.com", "firstName": "A",
-            "lastName": "Dmin", "password": "adminpassword1"})  # first user = site admin
+        admin.post(
+            "user",
+            parameters={
+                "login": "admin",
+                "email": "admin@example.com",
+                "firstName": "A",
+                "lastName": "Dmin",
+                "password": "adminpassword1",
+            },
+        )  # first user = site admin
         admin.authenticate("admin", "adminpassword1")
         self.api_key = admin.post("api_key", parameters={"name": "tests", "active": "true"})["key"]
         self.assetstore.mkdir(parents=True, exist_ok=True)
@@ -314,8 +349,13 @@ class RecordingServer(_LoopbackHTTP):
 
     def handle(self, handler: _Handler) -> None:
         parts = urlsplit(handler.path)
-        record = Recorded(handler.command, parts.path, parse_qs(parts.query),
-                          dict(handler.headers.items()), handler._body())
+        record = Recorded(
+            handler.command,
+            parts.path,
+            parse_qs(parts.query),
+            dict(handler.headers.items()),
+            handler._body(),
+        )
         with self._lock:
             self.requests.append(record)
         segments = parts.path.strip("/").split("/")
@@ -330,8 +370,12 @@ class FailingProxy(_LoopbackHTTP):
     """Reverse proxy to a loopback port that answers 500 to its first `fail_first` requests
     (of those `should_fail` picks) and records (method, path, body) of every request."""
 
-    def __init__(self, target_port: int, fail_first: int = 0,
-                 should_fail: Callable[[str, str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        target_port: int,
+        fail_first: int = 0,
+        should_fail: Callable[[str, str], bool] | None = None,
+    ) -> None:
         super().__init__()
         self.target_port = target_port
         self.fail_first = fail_first

@@ -81,14 +81,22 @@ def test_search_csv_format(capsys: pytest.CaptureFixture[str], tables: Path) -> 
     code, out, err = run(capsys, "search", FRAME_2, "--tables", str(tables), "--format", "csv")
     assert (code, err) == (0, "")
     assert list(csv.reader(io.StringIO(out))) == [
-        ["filename", "frame"], *([name, "2"] for name in FRAME_2_NAMES)
+        ["filename", "frame"],
+        *([name, "2"] for name in FRAME_2_NAMES),
     ]
 
 
 def test_search_by_asset(capsys: pytest.CaptureFixture[str], tables: Path) -> None:
     code, out, _ = run(
-        capsys, "search", "SELECT asset_path, asset_valid, file_count FROM data ORDER BY 1",
-        "--group-by", "asset", "--tables", str(tables), "--format", "json",
+        capsys,
+        "search",
+        "SELECT asset_path, asset_valid, file_count FROM data ORDER BY 1",
+        "--group-by",
+        "asset",
+        "--tables",
+        str(tables),
+        "--format",
+        "json",
     )
     assert code == 0
     assert json.loads(out) == [
@@ -136,7 +144,9 @@ def test_search_without_tables_or_dagster_home_exits_2(
 
 
 def test_search_defaults_to_the_tables_of_the_instance_in_dagster_home(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
     tables: Path,
 ) -> None:
     home = tmp_path / "dagster_home"
@@ -224,7 +234,9 @@ def test_config_reads_hidebound_config_filepath(
 def test_bad_config_exits_1_listing_every_problem(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    path = write_config(tmp_path, f"""
+    path = write_config(
+        tmp_path,
+        f"""
         ingress_directory: does-not-exist
         staging_directory: staging
         write_mode: teleport
@@ -235,13 +247,20 @@ def test_bad_config_exits_1_listing_every_problem(
             access_key: {ACCESS}
             secret_key: {SECRET}
             bucket: Bad_Bucket
-    """)
+    """,
+    )
     code, out, err = run(capsys, "config", "--config-file", str(path))
     assert (code, out) == (1, "")
     assert "5 problems" in err
     for expected in (
-        "ingress_directory:", "does-not-exist", "staging_directory:", "not named hidebound",
-        "write_mode:", "colour: unknown key", "bucket:", "Bad_Bucket",
+        "ingress_directory:",
+        "does-not-exist",
+        "staging_directory:",
+        "not named hidebound",
+        "write_mode:",
+        "colour: unknown key",
+        "bucket:",
+        "Bad_Bucket",
     ):
         assert expected in err, expected
     assert SECRET not in err and ACCESS not in err
@@ -278,12 +297,18 @@ def test_search_table_keeps_a_multi_line_error_on_its_row(
     import pandas as pd
 
     files = pd.DataFrame({"filepath_relative": ["a/f.png"], "asset_path": ["a"]})
-    assets = pd.DataFrame({"asset_path": ["a"], "asset_valid": [False],
-                           "asset_error": ["f1.png: one problem\nf2.png: another"]})
+    assets = pd.DataFrame(
+        {
+            "asset_path": ["a"],
+            "asset_valid": [False],
+            "asset_error": ["f1.png: one problem\nf2.png: another"],
+        }
+    )
     write_table(files, tmp_path / "file_table.parquet")
     write_table(assets, tmp_path / "asset_table.parquet")
-    code = main(["search", "SELECT asset_error FROM data", "--group-by", "asset",
-                 "--tables", str(tmp_path)])
+    code = main(
+        ["search", "SELECT asset_error FROM data", "--group-by", "asset", "--tables", str(tmp_path)]
+    )
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2  # header and one row

@@ -13,8 +13,7 @@ from hidebound_dagster_tests.dagster_servers import LOCATION, REPOSITORY, Dagste
 from hidebound_dagster_tests.images import write_png
 
 SENSOR = "ingress_sensor"
-SELECTOR = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY,
-            "sensorName": SENSOR}
+SELECTOR = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": SENSOR}
 NEW_ASSET = "p-cat001_s-raw001_d-new-drop_v001"
 NEW_DIRECTORY = Path("cat001", "raw001", NEW_ASSET)
 
@@ -81,7 +80,8 @@ def ticks(dagster: Dagster) -> list[dict]:
 def sensor_runs(dagster: Dagster) -> list[dict]:
     """The workflow runs the sensor started, newest first."""
     return [
-        run for run in dagster.runs("workflow")
+        run
+        for run in dagster.runs("workflow")
         if {"key": "dagster/sensor_name", "value": SENSOR} in run["tags"]
     ]
 
@@ -127,9 +127,13 @@ def test_sensor_stages_a_new_drop(tmp_path: Path) -> None:
         # The first tick sees an ingress it never saw: one run over the example.
         first = wait_for(
             "a sensor run over the example ingress",
-            lambda: [r for r in sensor_runs(dagster)
-                     if tag(r, "hidebound/ingress_files") == str(example_files)],
-            dagster, timeout=60,
+            lambda: [
+                r
+                for r in sensor_runs(dagster)
+                if tag(r, "hidebound/ingress_files") == str(example_files)
+            ],
+            dagster,
+            timeout=60,
         )[0]
         phase("first sensor run started")
         finished(dagster, first)
@@ -143,9 +147,13 @@ def test_sensor_stages_a_new_drop(tmp_path: Path) -> None:
 
         drop = wait_for(
             "a sensor run over the new drop",
-            lambda: [r for r in sensor_runs(dagster)
-                     if tag(r, "hidebound/ingress_files") == str(example_files + 3)],
-            dagster, timeout=60,
+            lambda: [
+                r
+                for r in sensor_runs(dagster)
+                if tag(r, "hidebound/ingress_files") == str(example_files + 3)
+            ],
+            dagster,
+            timeout=60,
         )[0]
         assert drop["runId"] != first["runId"]
         phase("sensor run over the drop started")
@@ -156,15 +164,18 @@ def test_sensor_stages_a_new_drop(tmp_path: Path) -> None:
         staged = staging / "content" / NEW_DIRECTORY
         frames = sorted(path.name for path in staged.iterdir())
         assert frames == [f"{NEW_ASSET}_f{frame:04d}.png" for frame in (1, 2, 3)], frames
-        records = [json.loads(path.read_text())
-                   for path in (staging / "metadata" / "asset").glob("*.json")]
+        records = [
+            json.loads(path.read_text()) for path in (staging / "metadata" / "asset").glob("*.json")
+        ]
         new = [record for record in records if record["asset_name"] == NEW_ASSET]
         assert len(new) == 1, [record["asset_name"] for record in records]
         assert new[0]["asset_path_relative"] == NEW_DIRECTORY.as_posix()
         assert len(records) == 5  # the 4 valid example assets and the new one
         file_ids = set(new[0]["file_ids"])
-        file_records = [json.loads((staging / "metadata" / "file" / f"{file_id}.json").read_text())
-                        for file_id in file_ids]
+        file_records = [
+            json.loads((staging / "metadata" / "file" / f"{file_id}.json").read_text())
+            for file_id in file_ids
+        ]
         assert len(file_records) == 3
 
         # The tick that requested it, then a later tick that finds nothing changed and skips.
@@ -173,9 +184,13 @@ def test_sensor_stages_a_new_drop(tmp_path: Path) -> None:
         assert requested[0]["timestamp"] > dropped_at, (requested, dropped_at)
 
         def unchanged_after_drop() -> list[dict]:
-            return [t for t in ticks(dagster)
-                    if t["status"] == "SKIPPED" and t["skipReason"] == "unchanged"
-                    and t["timestamp"] > requested[0]["timestamp"]]
+            return [
+                t
+                for t in ticks(dagster)
+                if t["status"] == "SKIPPED"
+                and t["skipReason"] == "unchanged"
+                and t["timestamp"] > requested[0]["timestamp"]
+            ]
 
         wait_for("a later tick skipping as unchanged", unchanged_after_drop, dagster, timeout=40)
         phase("unchanged tick seen")

@@ -19,13 +19,13 @@ import pytest
 import yaml
 from distributed import Client
 
+from hidebound_dagster.asset_keys import Keys
+from hidebound_dagster.assets.update import update_assets
 from hidebound_dagster.core.cluster import dask_mapper
 from hidebound_dagster.core.config import DaskConfig
 from hidebound_dagster.core.file_table import build_file_table
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.tables import read_table, write_table
-from hidebound_dagster.asset_keys import Keys
-from hidebound_dagster.assets.update import update_assets
 from hidebound_dagster.io_manager import ParquetIOManager
 from hidebound_dagster.location import load_location
 from hidebound_dagster.resources import DaskResource, HideboundResource
@@ -58,14 +58,32 @@ class ExternalCluster:
 
     def start(self) -> ExternalCluster:
         try:
-            scheduler = [str(binary("dask")), "scheduler", "--host", LOOPBACK,
-                         "--port", str(self.port), "--no-dashboard"]
+            scheduler = [
+                str(binary("dask")),
+                "scheduler",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(self.port),
+                "--no-dashboard",
+            ]
             self.procs.append(start(scheduler, self.root / "scheduler.log"))
             wait_port(self.port, 60, self.procs[0])
             for index in range(2):
-                worker = [str(binary("dask")), "worker", self.address, "--nthreads", "1",
-                          "--no-dashboard", "--host", LOOPBACK, "--name", f"worker-{index}",
-                          "--local-directory", str(self.root / f"worker-{index}")]
+                worker = [
+                    str(binary("dask")),
+                    "worker",
+                    self.address,
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--host",
+                    LOOPBACK,
+                    "--name",
+                    f"worker-{index}",
+                    "--local-directory",
+                    str(self.root / f"worker-{index}"),
+                ]
                 self.procs.append(start(worker, self.root / f"worker-{index}.log"))
             with Client(self.address, timeout=30) as client:
                 client.wait_for_workers(2, timeout=60)
@@ -166,11 +184,23 @@ def build_in_subprocess(
     """The file table built by a separate Python process with this Dask config, and its pid."""
     script, out, log = tmp_path / "runner.py", tmp_path / "table.parquet", tmp_path / "runner.log"
     script.write_text(RUNNER)
-    cmd = [sys.executable, str(script), str(ingress), str(spec_file), json.dumps(config), str(out),
-           str(NUM_PARTITIONS)]
+    cmd = [
+        sys.executable,
+        str(script),
+        str(ingress),
+        str(spec_file),
+        json.dumps(config),
+        str(out),
+        str(NUM_PARTITIONS),
+    ]
     with log.open("wb") as handle:
-        proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -230,17 +260,24 @@ def test_traits_run_on_a_local_cluster_of_threads(
 
 
 def test_file_table_asset_runs_on_the_external_cluster(
-    external: ExternalCluster, ingress: Path, spec_file: Path, tmp_path: Path,
+    external: ExternalCluster,
+    ingress: Path,
+    spec_file: Path,
+    tmp_path: Path,
     threaded: pd.DataFrame,
 ) -> None:
     (tmp_path / "staging").mkdir()
     config = tmp_path / "hidebound.yaml"
-    config.write_text(yaml.safe_dump({
-        "ingress_directory": str(ingress),
-        "staging_directory": str(tmp_path / "staging" / "hidebound"),
-        "specification_files": [str(spec_file)],
-        "dask": {"cluster_type": "threads", "num_partitions": NUM_PARTITIONS},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "ingress_directory": str(ingress),
+                "staging_directory": str(tmp_path / "staging" / "hidebound"),
+                "specification_files": [str(spec_file)],
+                "dask": {"cluster_type": "threads", "num_partitions": NUM_PARTITIONS},
+            }
+        )
+    )
     tables = tmp_path / "tables"
     location = load_location(config)
     file_table = update_assets(Keys([]))[0]

@@ -62,7 +62,7 @@ MARGIN = 8
 #: as the server's own user (no setuid, so running as root is fine; LocalBackend would switch
 #: to a system user named like the gateway user). The in-memory database needs no encryption
 #: keys and is dropped with the server, which stops every cluster it still runs on shutdown.
-SERVER_CONFIG = '''
+SERVER_CONFIG = """
 from dask_gateway_server.options import Integer, Options, String
 
 c.DaskGateway.address = "{loopback}:{api_port}"
@@ -91,8 +91,7 @@ c.Backend.cluster_options = Options(
     String("tag", default="untagged", label="Cluster tag"),
     handler=options_handler,
 )
-'''
-
+"""
 
 
 @dataclass(frozen=True)
@@ -130,11 +129,18 @@ class GatewayServer:
 
     def start(self) -> GatewayServer:
         config = self.root / "dask_gateway_config.py"
-        config.write_text(SERVER_CONFIG.format(
-            loopback=LOOPBACK, api_port=self.api_port, http_port=self.http_port,
-            tcp_port=self.tcp_port, password=self.password, clusters=self.root / "clusters",
-            dask=binary("dask"), tag_variable=TAG_VARIABLE,
-        ))
+        config.write_text(
+            SERVER_CONFIG.format(
+                loopback=LOOPBACK,
+                api_port=self.api_port,
+                http_port=self.http_port,
+                tcp_port=self.tcp_port,
+                password=self.password,
+                clusters=self.root / "clusters",
+                dask=binary("dask"),
+                tag_variable=TAG_VARIABLE,
+            )
+        )
         self.proc = start([str(binary("dask-gateway-server")), "-f", str(config)], self.log)
         try:
             wait_http(self.address + "/api/health", 60, self.proc)  # through the proxy
@@ -165,8 +171,11 @@ class GatewayServer:
         found = {}
         for child in psutil.Process(self.proc.pid).children(recursive=True):
             with contextlib.suppress(psutil.NoSuchProcess):
-                listening = frozenset(conn.laddr.ip for conn in child.net_connections("tcp")
-                                      if conn.status == psutil.CONN_LISTEN)
+                listening = frozenset(
+                    conn.laddr.ip
+                    for conn in child.net_connections("tcp")
+                    if conn.status == psutil.CONN_LISTEN
+                )
                 found[child.pid] = Proc(child.ppid(), tuple(child.cmdline()), listening)
         self.seen |= set(found)
         return found
@@ -200,8 +209,11 @@ def worker_command(pid: int, tree: dict[int, Proc], server_pid: int) -> tuple[st
     command = None
     while pid in tree:
         proc = tree[pid]
-        if len(proc.cmdline) > 2 and Path(proc.cmdline[1]).name == "dask" \
-                and proc.cmdline[2] == "worker":
+        if (
+            len(proc.cmdline) > 2
+            and Path(proc.cmdline[1]).name == "dask"
+            and proc.cmdline[2] == "worker"
+        ):
             command = proc.cmdline
         if proc.ppid == server_pid:
             return command
@@ -312,7 +324,10 @@ def test_traits_run_on_gateway_workers(
 
 
 def test_cluster_options_of_the_config_file_reach_the_cluster(
-    gateway: GatewayServer, ingress: Path, spec_file: Path, threaded: pd.DataFrame,
+    gateway: GatewayServer,
+    ingress: Path,
+    spec_file: Path,
+    threaded: pd.DataFrame,
     tmp_path: Path,
 ) -> None:
     tag = f"hidebound-{uuid.uuid4().hex[:8]}"
@@ -323,12 +338,16 @@ def test_cluster_options_of_the_config_file_reach_the_cluster(
         {"field": "tag", "label": "Cluster tag", "default": tag, "option_type": "string"},
     ]
     config_file = tmp_path / "hidebound.yaml"
-    config_file.write_text(yaml.safe_dump({
-        "ingress_directory": str(ingress),
-        "staging_directory": str(tmp_path / "hidebound"),
-        "specification_files": [str(spec_file)],
-        "dask": dask_section,
-    }))
+    config_file.write_text(
+        yaml.safe_dump(
+            {
+                "ingress_directory": str(ingress),
+                "staging_directory": str(tmp_path / "hidebound"),
+                "specification_files": [str(spec_file)],
+                "dask": dask_section,
+            }
+        )
+    )
     table, tree = build(ingress, spec_file, load_config(config_file).dask, gateway)
     pids, tags, nthreads = where(table)
     commands = assert_ran_on_gateway_workers(pids, tree, gateway)
@@ -364,8 +383,9 @@ def test_an_unknown_cluster_option_fails_before_any_cluster_starts(
 ) -> None:
     options = [{"field": "gpus", "label": "GPUs", "default": 1, "option_type": "int"}]
     before = gateway.descendants()
-    with pytest.raises(AttributeError, match="No option 'gpus'"), dask_mapper(
-        gateway.config(gateway_cluster_options=options)
+    with (
+        pytest.raises(AttributeError, match="No option 'gpus'"),
+        dask_mapper(gateway.config(gateway_cluster_options=options)),
     ):
         pytest.fail("the mapper opened with an option the gateway does not offer")
     assert gateway.descendants().keys() == before.keys()

@@ -82,11 +82,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     root = tmp_path_factory.mktemp("deployment")
     shutil.copytree(EXAMPLE_INGRESS, root / "ingress")
     shutil.copytree(EXAMPLE_SPECS, root / "specs", ignore=shutil.ignore_patterns("__pycache__"))
-    config_file = write_config(root, "ingress", extra=(
-        "exporters:\n"
-        f"  - {{name: s3, bucket: my-bucket, access_key: {SECRETS[0]}, secret_key: {SECRETS[1]}}}\n"
-        f"webhooks:\n  - {{url: 'https://hooks.example.com/{SECRETS[2]}', method: post}}\n"
-    ))
+    config_file = write_config(
+        root,
+        "ingress",
+        extra=(
+            "exporters:\n"
+            f"  - {{name: s3, bucket: my-bucket, access_key: {SECRETS[0]}, "
+            f"secret_key: {SECRETS[1]}}}\n"
+            f"webhooks:\n  - {{url: 'https://hooks.example.com/{SECRETS[2]}', method: post}}\n"
+        ),
+    )
     instance = dg.DagsterInstance.ephemeral()
     result = run_update(config_file, instance)
     tables = tables_directory(instance.storage_directory())
@@ -156,7 +161,9 @@ def test_materialization_metadata(run: Run) -> None:
 def test_specification_check_warns(run: Run) -> None:
     evaluations = run.result.get_asset_check_evaluations()
     assert {e.asset_check_key.name for e in evaluations} == {
-        "assets_pass_specification", "img001_assets_pass", "raw001_assets_pass",
+        "assets_pass_specification",
+        "img001_assets_pass",
+        "raw001_assets_pass",
         "tex001_assets_pass",
     }
     (evaluation,) = [e for e in evaluations if e.asset_check_key == OVERALL_CHECK]
@@ -179,8 +186,10 @@ def test_no_secret_in_logs_metadata_or_run_config(run: Run) -> None:
     texts = [
         *logs,
         repr(run.result.dagster_run.run_config),
-        *(repr(event.materialization.metadata)
-          for event in run.result.get_asset_materialization_events()),
+        *(
+            repr(event.materialization.metadata)
+            for event in run.result.get_asset_materialization_events()
+        ),
         *(repr(evaluation.metadata) for evaluation in run.result.get_asset_check_evaluations()),
     ]
     for secret in SECRETS:
@@ -214,8 +223,11 @@ def test_config_error_fails_the_run_before_any_file_is_touched(tmp_path: Path) -
     assert len(step_failures) == 1
     assert "no-such-ingress is not a directory" in step_failures[0].step_failure_data.error.message
     assert not tables_directory(instance.storage_directory()).exists()
-    failures = [event for event in result.all_events if event.is_failure
-                or event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE]
+    failures = [
+        event
+        for event in result.all_events
+        if event.is_failure or event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE
+    ]
     assert failures
     texts = []
     for event in failures:

@@ -57,17 +57,24 @@ def test_run_config_naming_another_config_moves_nothing_over_two_runs(tmp_path: 
     """The reproduced loss: loaded without exporters, run config naming a move-mode config with
     a disk exporter, workflow run twice. Both runs now fail first; ingress keeps all 29 files."""
     project = make_project(tmp_path / "project", write_mode="move")
-    loaded = write_yaml(tmp_path / "project" / "loaded.yaml", {
-        "ingress_directory": "ingress", "staging_directory": "hidebound",
-        "specification_files": ["specs"], "write_mode": "move", "workflow": ["update", "create"],
-    })
+    loaded = write_yaml(
+        tmp_path / "project" / "loaded.yaml",
+        {
+            "ingress_directory": "ingress",
+            "staging_directory": "hidebound",
+            "specification_files": ["specs"],
+            "write_mode": "move",
+            "workflow": ["update", "create"],
+        },
+    )
     job = build_defs(load_location(loaded)).resolve_job_def("workflow")
     before = files_of(project["ingress"])
     assert len(before) == 29
     with dg.instance_for_test() as instance:
         for _ in range(2):
             result = job.execute_in_process(
-                instance=instance, raise_on_error=False,
+                instance=instance,
+                raise_on_error=False,
                 run_config=hidebound_run_config(config_file=str(project["config"])),
             )
             message = failed_before_touching(result)
@@ -80,35 +87,49 @@ def test_run_config_naming_another_config_moves_nothing_over_two_runs(tmp_path: 
 
 
 def test_an_exporter_added_by_run_config_is_refused_not_skipped(tmp_path: Path) -> None:
-    project = make_project(tmp_path / "project", extra=(
-        "exporters: [{name: disk, target_directory: exported}]\n"
-    ))
+    project = make_project(
+        tmp_path / "project", extra=("exporters: [{name: disk, target_directory: exported}]\n")
+    )
     more = yaml.safe_load(project["config"].read_text())
     more["exporters"].append({"name": "s3", "bucket": "my-bucket", "region": "us-west-2"})
     other = write_yaml(tmp_path / "project" / "more.yaml", more)
     with dg.instance_for_test() as instance:
-        result = defs_for(project).resolve_job_def("workflow").execute_in_process(
-            instance=instance, raise_on_error=False,
-            run_config=hidebound_run_config(config_file=str(other)),
+        result = (
+            defs_for(project)
+            .resolve_job_def("workflow")
+            .execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config=hidebound_run_config(config_file=str(other)),
+            )
         )
     assert "in: exporters." in failed_before_touching(result)
     assert not project["staging"].exists()
 
 
-@pytest.mark.parametrize(("keys", "named"), [
-    ({"workflow": ["update"]}, "workflow"),
-    ({"write_mode": "move"}, "write_mode"),
-    ({"include_regex": "png$"}, "include_regex"),
-])
+@pytest.mark.parametrize(
+    ("keys", "named"),
+    [
+        ({"workflow": ["update"]}, "workflow"),
+        ({"write_mode": "move"}, "write_mode"),
+        ({"include_regex": "png$"}, "include_regex"),
+    ],
+)
 def test_run_config_keys_that_change_the_config_fail_the_run(
     tmp_path: Path, keys: dict, named: str
 ) -> None:
-    project = make_project(tmp_path / "project", extra=(
-        "exporters: [{name: disk, target_directory: exported}]\n"
-    ))
+    project = make_project(
+        tmp_path / "project", extra=("exporters: [{name: disk, target_directory: exported}]\n")
+    )
     with dg.instance_for_test() as instance:
-        result = defs_for(project).resolve_job_def("workflow").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=hidebound_run_config(**keys),
+        result = (
+            defs_for(project)
+            .resolve_job_def("workflow")
+            .execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config=hidebound_run_config(**keys),
+            )
         )
     message = failed_before_touching(result)
     assert f"in: {named}." in message
@@ -123,8 +144,14 @@ def test_run_config_that_repeats_the_loaded_config_runs(tmp_path: Path) -> None:
         workflow=["delete", "update", "create", "export"],
     )
     with dg.instance_for_test() as instance:
-        result = defs_for(project).resolve_job_def("workflow").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config,
+        result = (
+            defs_for(project)
+            .resolve_job_def("workflow")
+            .execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config=run_config,
+            )
         )
     assert result.success, step_failures(result)
     assert files_of(project["staging"] / "content") == valid_example_files()
@@ -140,7 +167,9 @@ def test_a_run_launched_with_another_config_fails_before_any_file_is_touched(
     assert job.tags[CONFIG_TAG] == load_location(project["config"]).digest
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
-            instance=instance, raise_on_error=False, tags={CONFIG_TAG: "0123456789abcdef"},
+            instance=instance,
+            raise_on_error=False,
+            tags={CONFIG_TAG: "0123456789abcdef"},
         )
     message = failed_before_touching(result)
     assert "changed since the code location loaded" in message
@@ -152,10 +181,24 @@ def test_the_config_digest_ignores_secrets_and_follows_everything_else(tmp_path:
     project = make_project(tmp_path / "project")
     data = yaml.safe_load(project["config"].read_text())
     base = load_location(project["config"]).digest
-    with_secret = write_yaml(tmp_path / "project" / "a.yaml", {**data, "exporters": [
-        {"name": "s3", "bucket": "bkt", "secret_key": "Digest-Secret-1", "access_key": "k"}]})
-    other_secret = write_yaml(tmp_path / "project" / "b.yaml", {**data, "exporters": [
-        {"name": "s3", "bucket": "bkt", "secret_key": "Digest-Secret-2", "access_key": "k"}]})
+    with_secret = write_yaml(
+        tmp_path / "project" / "a.yaml",
+        {
+            **data,
+            "exporters": [
+                {"name": "s3", "bucket": "bkt", "secret_key": "Digest-Secret-1", "access_key": "k"}
+            ],
+        },
+    )
+    other_secret = write_yaml(
+        tmp_path / "project" / "b.yaml",
+        {
+            **data,
+            "exporters": [
+                {"name": "s3", "bucket": "bkt", "secret_key": "Digest-Secret-2", "access_key": "k"}
+            ],
+        },
+    )
     assert load_location(with_secret).digest == load_location(other_secret).digest != base
     other_mode = write_yaml(tmp_path / "project" / "c.yaml", {**data, "include_regex": "x"})
     assert load_location(other_mode).digest != base
@@ -192,9 +235,15 @@ def test_a_bad_cron_through_dagster_job_execute_fails_with_the_problem(tmp_path:
     home.mkdir()
     done = subprocess.run(
         [str(DAGSTER), "job", "execute", "-m", "hidebound_dagster.definitions", "-j", "workflow"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "DAGSTER_HOME": str(home),
-             "HIDEBOUND_CONFIG_FILEPATH": str(project["config"])},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "HIDEBOUND_CONFIG_FILEPATH": str(project["config"]),
+        },
     )
     assert done.returncode != 0
     assert "schedule_cron: '99 * * * *' is not a cron string Dagster accepts" in done.stderr
@@ -209,8 +258,10 @@ def test_move_mode_deletes_only_what_every_current_exporter_exported(tmp_path: P
     delete refuses (the new target never got this staging) until that exporter has run."""
     project = make_project(tmp_path / "project", write_mode="move")
     with dg.instance_for_test() as instance:
-        first = defs_for(project).resolve_job_def("workflow").execute_in_process(
-            instance=instance, raise_on_error=False
+        first = (
+            defs_for(project)
+            .resolve_job_def("workflow")
+            .execute_in_process(instance=instance, raise_on_error=False)
         )
         assert first.success, step_failures(first)
         staged = files_of(project["staging"] / "content")
@@ -283,9 +334,9 @@ def damage(staging: Path, how: str) -> str:
 
 @pytest.mark.parametrize("how", ["bytes", "stray", "missing", "manifest"])
 def test_a_damaged_staging_is_never_exported(tmp_path: Path, how: str) -> None:
-    project = make_project(tmp_path / "project", extra=(
-        "exporters: [{name: disk, target_directory: exported}]\n"
-    ))
+    project = make_project(
+        tmp_path / "project", extra=("exporters: [{name: disk, target_directory: exported}]\n")
+    )
     defs = defs_for(project)
     with dg.instance_for_test() as instance:
         for stage in ("update", "create"):
@@ -313,10 +364,12 @@ def snapshot_of(defs: dg.Definitions) -> dict:
     graph = defs.resolve_asset_graph()
     return {
         "assets": sorted(key.to_user_string() for key in graph.get_all_asset_keys()),
-        "checks": sorted(f"{key.asset_key.to_user_string()}:{key.name}"
-                         for key in graph.asset_check_keys),
-        "jobs": {job.name: sorted(defs.resolve_job_def(job.name).graph.node_dict)
-                 for job in defs.jobs},
+        "checks": sorted(
+            f"{key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys
+        ),
+        "jobs": {
+            job.name: sorted(defs.resolve_job_def(job.name).graph.node_dict) for job in defs.jobs
+        },
         "sensors": [sensor.name for sensor in defs.sensors],
         "schedules": [[s.name, s.cron_schedule, s.execution_timezone] for s in defs.schedules],
     }
@@ -338,8 +391,12 @@ def test_python_import_gives_the_snapshot_of_the_bundled_config(
 
 def test_dg_lists_the_same_definitions() -> None:
     done = subprocess.run(
-        [str(DG), "list", "defs", "--json"], cwd=REPO, env=bundled_env(),
-        capture_output=True, text=True, timeout=300,
+        [str(DG), "list", "defs", "--json"],
+        cwd=REPO,
+        env=bundled_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     listed = json.loads(done.stdout)
@@ -355,9 +412,16 @@ def test_dg_launch_runs_the_config_the_environment_names(tmp_path: Path) -> None
     home = tmp_path / "home"
     home.mkdir()
     done = subprocess.run(
-        [str(DG), "launch", "--job", "update"], cwd=REPO, capture_output=True, text=True,
-        timeout=300, env={**bundled_env(), "DAGSTER_HOME": str(home),
-                          "HIDEBOUND_CONFIG_FILEPATH": str(project["config"])},
+        [str(DG), "launch", "--job", "update"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **bundled_env(),
+            "DAGSTER_HOME": str(home),
+            "HIDEBOUND_CONFIG_FILEPATH": str(project["config"]),
+        },
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (home / "storage" / "tables" / "asset_table.parquet").is_file()
@@ -367,7 +431,11 @@ def test_dg_launch_runs_the_config_the_environment_names(tmp_path: Path) -> None
 def test_dagster_definitions_validate_loads_the_location() -> None:
     done = subprocess.run(
         [str(DAGSTER), "definitions", "validate", "-m", "hidebound_dagster.definitions"],
-        cwd=REPO, env=bundled_env(), capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=bundled_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -380,21 +448,36 @@ def test_two_configs_are_two_code_locations_that_never_share_assets_or_tables(
     first = make_project(tmp_path / "first")
     studio = make_project(tmp_path / "studio", extra="key_prefix: studio\n")
     module = tmp_path / "studio_location.py"
-    module.write_text("from hidebound_dagster.definitions import definitions_for\n\n"
-                      f"defs = definitions_for({str(studio['config'])!r})\n")
-    workspace = write_yaml(tmp_path / "workspace.yaml", {"load_from": [
-        {"python_module": {"module_name": "hidebound_dagster.definitions",
-                           "location_name": "first"}},
-        {"python_file": {"relative_path": str(module), "location_name": "studio"}},
-    ]})
+    module.write_text(
+        "from hidebound_dagster.definitions import definitions_for\n\n"
+        f"defs = definitions_for({str(studio['config'])!r})\n"
+    )
+    workspace = write_yaml(
+        tmp_path / "workspace.yaml",
+        {
+            "load_from": [
+                {
+                    "python_module": {
+                        "module_name": "hidebound_dagster.definitions",
+                        "location_name": "first",
+                    }
+                },
+                {"python_file": {"relative_path": str(module), "location_name": "studio"}},
+            ]
+        },
+    )
     home = tmp_path / "home"
     home.mkdir()
-    env = {**bundled_env(), "DAGSTER_HOME": str(home),
-           "HIDEBOUND_CONFIG_FILEPATH": str(first["config"])}
+    env = {
+        **bundled_env(),
+        "DAGSTER_HOME": str(home),
+        "HIDEBOUND_CONFIG_FILEPATH": str(first["config"]),
+    }
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=300)
+        return subprocess.run(
+            args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
 
     validated = run(str(DAGSTER), "definitions", "validate", "-w", str(workspace))
     assert validated.returncode == 0, validated.stderr[-3000:]
@@ -406,7 +489,16 @@ def test_two_configs_are_two_code_locations_that_never_share_assets_or_tables(
     assert (tables / "studio" / "asset_table.parquet").is_file()
     assert not (tables / "asset_table.parquet").exists()
     cli = Path(sys.executable).with_name("hidebound-dagster")
-    found = run(str(cli), "search", "SELECT count(*) AS n FROM data WHERE asset_valid",
-                "--group-by", "asset", "--format", "json", "--config-file", str(studio["config"]))
+    found = run(
+        str(cli),
+        "search",
+        "SELECT count(*) AS n FROM data WHERE asset_valid",
+        "--group-by",
+        "asset",
+        "--format",
+        "json",
+        "--config-file",
+        str(studio["config"]),
+    )
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout) == [{"n": 4}]

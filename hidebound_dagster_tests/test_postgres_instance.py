@@ -65,14 +65,37 @@ class PostgresServer:
         for path in (self.root, self.sockets):
             os.chown(path, *owner)
         subprocess.run(
-            self.as_postgres(PG_BIN / "initdb", "-D", self.data, "-U", "postgres",
-                             "--auth-local=trust", "--auth-host=scram-sha-256",
-                             "-E", "UTF8", "--locale=C.UTF-8"),
-            check=True, capture_output=True, timeout=120,
+            self.as_postgres(
+                PG_BIN / "initdb",
+                "-D",
+                self.data,
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
-        cmd = self.as_postgres(PG_BIN / "postgres", "-D", self.data, "-h", LOOPBACK,
-                               "-p", self.port, "-k", self.sockets,
-                               "-c", "fsync=off", "-c", "max_connections=100")
+        cmd = self.as_postgres(
+            PG_BIN / "postgres",
+            "-D",
+            self.data,
+            "-h",
+            LOOPBACK,
+            "-p",
+            self.port,
+            "-k",
+            self.sockets,
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=100",
+        )
         self.proc = start(cmd, self.root / "postgres.log")
         wait_port(self.port, 60, self.proc)
         self._bootstrap()
@@ -84,8 +107,9 @@ class PostgresServer:
         deadline = time.monotonic() + 60
         while True:
             try:
-                connection = psycopg2.connect(host=str(self.sockets), port=self.port,
-                                              user="postgres", dbname="postgres")
+                connection = psycopg2.connect(
+                    host=str(self.sockets), port=self.port, user="postgres", dbname="postgres"
+                )
                 connection.autocommit = True
                 return connection
             except psycopg2.OperationalError:
@@ -102,9 +126,14 @@ class PostgresServer:
 
     def connect(self, password: str | None = None):
         """A connection as the Dagster user over TCP, with a password, as Dagster connects."""
-        return psycopg2.connect(host=LOOPBACK, port=self.port, user=self.user,
-                                password=self.password if password is None else password,
-                                dbname=self.db_name, connect_timeout=10)
+        return psycopg2.connect(
+            host=LOOPBACK,
+            port=self.port,
+            user=self.user,
+            password=self.password if password is None else password,
+            dbname=self.db_name,
+            connect_timeout=10,
+        )
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         connection = self.connect()
@@ -171,8 +200,14 @@ def deployment(tmp_path: Path, postgres: PostgresServer) -> Iterator[dict[str, s
 
 
 def dagster(env: dict[str, str], cwd: Path, *args: str, timeout: float = 300) -> str:
-    done = subprocess.run([str(BIN / "dagster"), *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [str(BIN / "dagster"), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-5000:]
     return output
@@ -181,7 +216,9 @@ def dagster(env: dict[str, str], cwd: Path, *args: str, timeout: float = 300) ->
 def materialized(postgres: PostgresServer, run_id: str) -> set[str]:
     rows = postgres.query(
         "SELECT DISTINCT asset_key FROM event_logs "
-        "WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'", (run_id,))
+        "WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
+        (run_id,),
+    )
     return {"/".join(json.loads(key)) for (key,) in rows}
 
 
@@ -210,15 +247,27 @@ def test_instance_uses_postgres_and_the_queued_coordinator(
         "print(type(instance.run_storage).__name__, type(instance.event_log_storage).__name__,"
         " type(instance.schedule_storage).__name__, type(instance.run_coordinator).__name__)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], env=deployment, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=deployment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == [
-        "PostgresRunStorage", "PostgresEventLogStorage", "PostgresScheduleStorage",
+        "PostgresRunStorage",
+        "PostgresEventLogStorage",
+        "PostgresScheduleStorage",
         "QueuedRunCoordinator",
     ]
-    tables = {name for (name,) in postgres.query(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
+    tables = {
+        name
+        for (name,) in postgres.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+    }
     assert {"runs", "event_logs", "jobs", "job_ticks", "instigators"} <= tables
     # the password is really checked: Dagster got in with it, a wrong one does not
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
@@ -228,8 +277,16 @@ def test_instance_uses_postgres_and_the_queued_coordinator(
 def test_job_execute_records_the_run_in_postgres(
     postgres: PostgresServer, deployment: dict[str, str], tmp_path: Path
 ) -> None:
-    dagster(deployment, tmp_path, "job", "execute", "-m", "hidebound_dagster.definitions",
-            "-j", "update")
+    dagster(
+        deployment,
+        tmp_path,
+        "job",
+        "execute",
+        "-m",
+        "hidebound_dagster.definitions",
+        "-j",
+        "update",
+    )
     rows = postgres.query("SELECT run_id, pipeline_name, status FROM runs")
     assert len(rows) == 1, rows
     run_id, job, status = rows[0]
@@ -243,13 +300,17 @@ def test_job_execute_records_the_run_in_postgres(
 def test_daemon_launches_a_queued_run(
     postgres: PostgresServer, deployment: dict[str, str], tmp_path: Path
 ) -> None:
-    dagster(deployment, tmp_path, "job", "launch", "-m", "hidebound_dagster.definitions",
-            "-j", "update")
+    dagster(
+        deployment, tmp_path, "job", "launch", "-m", "hidebound_dagster.definitions", "-j", "update"
+    )
     [(run_id, status)] = postgres.query("SELECT run_id, status FROM runs")
     assert status == "QUEUED"  # nothing runs until the daemon dequeues it
 
-    daemon = start([str(BIN / "dagster-daemon"), "run", "-m", "hidebound_dagster.definitions"],
-                   tmp_path / "daemon.log", env=deployment)
+    daemon = start(
+        [str(BIN / "dagster-daemon"), "run", "-m", "hidebound_dagster.definitions"],
+        tmp_path / "daemon.log",
+        env=deployment,
+    )
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
@@ -258,8 +319,9 @@ def test_daemon_launches_a_queued_run(
             if status in ("SUCCESS", "FAILURE", "CANCELED"):
                 break
             time.sleep(1)
-        heartbeats = {name for (name,) in postgres.query(
-            "SELECT daemon_type FROM daemon_heartbeats")}
+        heartbeats = {
+            name for (name,) in postgres.query("SELECT daemon_type FROM daemon_heartbeats")
+        }
     finally:
         stop(daemon, timeout=30)
     assert status == "SUCCESS", (tmp_path / "daemon.log").read_text()[-5000:]

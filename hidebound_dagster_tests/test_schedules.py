@@ -39,8 +39,12 @@ def load_defs(env: dict[str, str], cwd: Path) -> dict:
     """The schedule of the code location, loaded in a fresh interpreter with `env`."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HIDEBOUND_")}
     done = subprocess.run(
-        [sys.executable, "-c", SHOW_DEFS], env={**clean, **env}, cwd=cwd,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", SHOW_DEFS],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -49,12 +53,16 @@ def load_defs(env: dict[str, str], cwd: Path) -> dict:
 def write_config(tmp_path: Path, **settings: object) -> Path:
     (tmp_path / "staging").mkdir(exist_ok=True)
     path = tmp_path / "hidebound.yaml"
-    path.write_text(yaml.safe_dump({
-        "ingress_directory": str(EXAMPLE_INGRESS),
-        "staging_directory": str(tmp_path / "staging" / "hidebound"),
-        "specification_files": [str(EXAMPLE_SPECS)],
-        **settings,
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "ingress_directory": str(EXAMPLE_INGRESS),
+                "staging_directory": str(tmp_path / "staging" / "hidebound"),
+                "specification_files": [str(EXAMPLE_SPECS)],
+                **settings,
+            }
+        )
+    )
     return path
 
 
@@ -118,8 +126,10 @@ def test_bad_timezone_is_a_config_error(tmp_path: Path, timezone: str) -> None:
 
 def test_bad_cron_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="schedule_cron"):
-        validate_config({
-            "ingress_directory": str(EXAMPLE_INGRESS),
-            "staging_directory": str(tmp_path / "hidebound"),
-            "schedule_cron": "every hour",
-        })
+        validate_config(
+            {
+                "ingress_directory": str(EXAMPLE_INGRESS),
+                "staging_directory": str(tmp_path / "hidebound"),
+                "schedule_cron": "every hour",
+            }
+        )

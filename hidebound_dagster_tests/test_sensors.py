@@ -52,13 +52,17 @@ def write_config(tmp_path: Path, ingress: Path, **settings: object) -> Path:
     """A config file for `ingress`; settle_seconds defaults to 30."""
     path = tmp_path / "config" / "hidebound.yaml"
     path.parent.mkdir(exist_ok=True)
-    path.write_text(yaml.safe_dump({
-        "ingress_directory": str(ingress),
-        "staging_directory": str(tmp_path / "staging" / "hidebound"),
-        "specification_files": [str(EXAMPLE_SPECS)],
-        "settle_seconds": 30,
-        **settings,
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "ingress_directory": str(ingress),
+                "staging_directory": str(tmp_path / "staging" / "hidebound"),
+                "specification_files": [str(EXAMPLE_SPECS)],
+                "settle_seconds": 30,
+                **settings,
+            }
+        )
+    )
     (tmp_path / "staging").mkdir(exist_ok=True)
     return path
 
@@ -193,8 +197,14 @@ def test_modified_file_changes_the_digest(
 
 @pytest.mark.parametrize(
     "cursor",
-    ["not json at all", '{"version": 0, "digest": "%s"}', '["version", 1]', "null", '"text"',
-     '{"digest": "%s"}'],
+    [
+        "not json at all",
+        '{"version": 0, "digest": "%s"}',
+        '["version", 1]',
+        "null",
+        '"text"',
+        '{"digest": "%s"}',
+    ],
     ids=["garbage", "version-0", "json-list", "json-null", "json-string", "no-version"],
 )
 def test_cursor_of_another_version_counts_as_no_cursor(
@@ -224,9 +234,7 @@ def test_observation_records_files_and_bytes(
         assert event.metadata["newest_mtime"].value == pytest.approx(HOUR_AGO, abs=1)
 
 
-def test_cursor_stays_small_for_a_large_tree(
-    instance: dg.DagsterInstance, tmp_path: Path
-) -> None:
+def test_cursor_stays_small_for_a_large_tree(instance: dg.DagsterInstance, tmp_path: Path) -> None:
     root = tmp_path / "big"
     for index in range(5000):
         path = root / f"dir{index // 100:03d}" / f"p-big001_s-raw001_d-x_v001_f{index:04d}.png"

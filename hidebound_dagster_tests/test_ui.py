@@ -31,13 +31,24 @@ from hidebound_dagster_tests.services import LOOPBACK
 #: test run leaves the work tree clean; otherwise they go to the test's tmp directory.
 README_SCREENSHOTS = REPO / "docs" / "screenshots"
 CRUDES_ASSETS = (
-    "staging_cleared", "file_table", "asset_table", "validated_assets", "staged_content",
+    "staging_cleared",
+    "file_table",
+    "asset_table",
+    "validated_assets",
+    "staged_content",
     "metadata",
 )
 INVALID_ASSET = "p-cat001_s-raw001_d-running-cat_v001"
-SEARCH_CONFIG = {"ops": {"search_results": {"config": {
-    "query": "SELECT asset_name FROM data WHERE NOT asset_valid", "group_by": "asset",
-}}}}
+SEARCH_CONFIG = {
+    "ops": {
+        "search_results": {
+            "config": {
+                "query": "SELECT asset_name FROM data WHERE NOT asset_valid",
+                "group_by": "asset",
+            }
+        }
+    }
+}
 
 
 @contextmanager
@@ -122,8 +133,9 @@ def launch_workflow_from_job_page(page, dagster: Dagster) -> str:
 
     before = {run["runId"] for run in dagster.runs()}
     page.goto(dagster.url + "/locations/hidebound_dagster/jobs/workflow", wait_until="networkidle")
-    expect(page.get_by_text("The configured workflow: delete, update, create, export.")
-           ).to_be_visible()
+    expect(
+        page.get_by_text("The configured workflow: delete, update, create, export.")
+    ).to_be_visible()
     page.get_by_role("button", name=re.compile(r"Materialize all$")).click()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -133,8 +145,9 @@ def launch_workflow_from_job_page(page, dagster: Dagster) -> str:
             assert new[0]["jobName"] == "workflow", new[0]
             return new[0]["runId"]
         time.sleep(0.5)
-    raise AssertionError("clicking Materialize all on the job page started no run\n"
-                         + dagster.logs())
+    raise AssertionError(
+        "clicking Materialize all on the job page started no run\n" + dagster.logs()
+    )
 
 
 def test_workflow_from_the_ui(tmp_path: Path) -> None:
@@ -173,8 +186,9 @@ def test_workflow_from_the_ui(tmp_path: Path) -> None:
         assert produced["asset_table"]["valid"] == 4, produced["asset_table"]
         assert produced["asset_table"]["invalid"] == 5, produced["asset_table"]
         staged = dagster.project.staging
-        assert (staged / "content" / "cat001" / "raw001"
-                / "p-cat001_s-raw001_d-calico-jumping_v001").is_dir()
+        assert (
+            staged / "content" / "cat001" / "raw001" / "p-cat001_s-raw001_d-calico-jumping_v001"
+        ).is_dir()
         assert len(list((staged / "metadata" / "asset").glob("*.json"))) == 4
 
         # The asset_table page: the invalid assets and their errors, from the metadata.
@@ -219,9 +233,12 @@ def test_workflow_from_the_ui(tmp_path: Path) -> None:
         assert client.get_run_status(remote_id).value == "SUCCESS"
         assert dagster.materializations(remote_id)["file_table"]["files"] == 29
         # run config may not switch this location to another config: the run fails first
-        other_id = client.submit_job_execution("update", run_config={
-            "resources": {"hidebound": {"config": {"include_regex": "raw001"}}},
-        })
+        other_id = client.submit_job_execution(
+            "update",
+            run_config={
+                "resources": {"hidebound": {"config": {"include_regex": "raw001"}}},
+            },
+        )
         deadline = time.monotonic() + 90
         while client.get_run_status(other_id).value not in ("SUCCESS", "FAILURE"):
             assert time.monotonic() < deadline, "the refused run did not finish"

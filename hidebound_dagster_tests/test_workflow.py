@@ -58,8 +58,12 @@ def example(definitions: dict) -> Iterator[dict]:
         first_metadata = metadata_without_chunk_names(project["staging"])
         second = job.execute_in_process(instance=instance, raise_on_error=False)
         yield {
-            **definitions, "instance": instance, "first": first, "second": second,
-            "first_tree": first_tree, "first_metadata": first_metadata,
+            **definitions,
+            "instance": instance,
+            "first": first,
+            "second": second,
+            "first_tree": first_tree,
+            "first_metadata": first_metadata,
         }
 
 
@@ -69,11 +73,18 @@ def example(definitions: dict) -> Iterator[dict]:
 def test_workflow_job_runs_the_configured_steps(example: dict) -> None:
     assert example["first"].success, step_failures(example["first"])
     executed = {
-        event.step_key for event in example["first"].all_events
+        event.step_key
+        for event in example["first"].all_events
         if event.event_type_value == "STEP_SUCCESS"
     }
-    assert {"staging_cleared", "file_table", "asset_table", "validated_assets",
-            "staged_content", "metadata"} <= executed
+    assert {
+        "staging_cleared",
+        "file_table",
+        "asset_table",
+        "validated_assets",
+        "staged_content",
+        "metadata",
+    } <= executed
 
 
 def test_workflow_stages_the_four_valid_example_assets(example: dict) -> None:
@@ -108,7 +119,8 @@ def test_second_workflow_run_gives_an_identical_staging_tree(example: dict) -> N
     assert example["second"].success, step_failures(example["second"])
     staging = example["project"]["staging"]
     assert files_of(staging / "content") == {
-        k.removeprefix("content/"): v for k, v in example["first_tree"].items()
+        k.removeprefix("content/"): v
+        for k, v in example["first_tree"].items()
         if k.startswith("content/")
     }
     assert metadata_without_chunk_names(staging) == example["first_metadata"]
@@ -119,27 +131,37 @@ def test_second_workflow_run_gives_an_identical_staging_tree(example: dict) -> N
 
 
 def test_search_job_returns_the_matching_assets(example: dict) -> None:
-    result = example["defs"].resolve_job_def("search").execute_in_process(
-        instance=example["instance"],
-        run_config=search_config("SELECT asset_path FROM data WHERE asset_valid ORDER BY 1"),
+    result = (
+        example["defs"]
+        .resolve_job_def("search")
+        .execute_in_process(
+            instance=example["instance"],
+            run_config=search_config("SELECT asset_path FROM data WHERE asset_valid ORDER BY 1"),
+        )
     )
     assert result.success
     assert list(result.output_for_node("search_results")["asset_path"]) == sorted(VALID_ASSETS)
 
 
 def test_search_job_by_file(example: dict) -> None:
-    result = example["defs"].resolve_job_def("search").execute_in_process(
-        instance=example["instance"],
-        run_config=search_config(
-            "SELECT filename, coordinate_x, coordinate_y FROM data "
-            "WHERE asset_valid AND specification = 'tex001' ORDER BY filepath_relative",
-            "file",
-        ),
+    result = (
+        example["defs"]
+        .resolve_job_def("search")
+        .execute_in_process(
+            instance=example["instance"],
+            run_config=search_config(
+                "SELECT filename, coordinate_x, coordinate_y FROM data "
+                "WHERE asset_valid AND specification = 'tex001' ORDER BY filepath_relative",
+                "file",
+            ),
+        )
     )
     rows = result.output_for_node("search_results")
     assert len(rows) == 8
-    assert list(zip(rows["coordinate_x"], rows["coordinate_y"], strict=True)) == [
-        (0, 0), (0, 1), (1, 0), (1, 1)] * 2
+    assert (
+        list(zip(rows["coordinate_x"], rows["coordinate_y"], strict=True))
+        == [(0, 0), (0, 1), (1, 0), (1, 1)] * 2
+    )
 
 
 def test_search_results_by_materialize_with_explicit_resources(example: dict) -> None:
@@ -176,9 +198,14 @@ def test_search_results_by_materialize_with_explicit_resources(example: dict) ->
 
 
 def test_a_bad_search_query_fails_the_run_with_the_database_message(example: dict) -> None:
-    result = example["defs"].resolve_job_def("search").execute_in_process(
-        instance=example["instance"], raise_on_error=False,
-        run_config=search_config("SELECT foo FROM data"),
+    result = (
+        example["defs"]
+        .resolve_job_def("search")
+        .execute_in_process(
+            instance=example["instance"],
+            raise_on_error=False,
+            run_config=search_config("SELECT foo FROM data"),
+        )
     )
     assert not result.success
     (failure,) = step_failures(result)
@@ -192,13 +219,19 @@ def test_a_search_run_cannot_show_the_contents_of_a_file(example: dict, tmp_path
     metadata in the UI: it must not be able to read files such as a config holding secrets."""
     secret = tmp_path / "exporters.yaml"
     secret.write_text("secret_key: SuperSecret123\n")
-    result = example["defs"].resolve_job_def("search").execute_in_process(
-        instance=example["instance"], raise_on_error=False,
-        run_config=search_config(f"SELECT content FROM read_text('{secret}')", "file"),
+    result = (
+        example["defs"]
+        .resolve_job_def("search")
+        .execute_in_process(
+            instance=example["instance"],
+            raise_on_error=False,
+            run_config=search_config(f"SELECT content FROM read_text('{secret}')", "file"),
+        )
     )
     shown = [
         str(event.event_specific_data.materialization.metadata)
-        for event in result.all_events if event.event_type_value == "ASSET_MATERIALIZATION"
+        for event in result.all_events
+        if event.event_type_value == "ASSET_MATERIALIZATION"
     ]
     assert not any("SuperSecret123" in text for text in shown)
     assert not result.success
@@ -215,8 +248,10 @@ def test_workflow_with_zero_valid_assets_succeeds_with_an_empty_staging_tree(
         path = project["ingress"] / asset
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     with dg.instance_for_test() as instance:
-        result = defs_for(project).resolve_job_def("workflow").execute_in_process(
-            instance=instance, raise_on_error=False
+        result = (
+            defs_for(project)
+            .resolve_job_def("workflow")
+            .execute_in_process(instance=instance, raise_on_error=False)
         )
     assert result.success, step_failures(result)
     staging = project["staging"]
@@ -251,12 +286,19 @@ def test_dagster_job_execute_runs_the_workflow(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project")
     home = tmp_path / "dagster_home"
     home.mkdir()
-    env = {**os.environ, "DAGSTER_HOME": str(home),
-           "HIDEBOUND_CONFIG_FILEPATH": str(project["config"])}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "HIDEBOUND_CONFIG_FILEPATH": str(project["config"]),
+    }
     dagster = Path(sys.executable).with_name("dagster")
     completed = subprocess.run(
         [str(dagster), "job", "execute", "-m", "hidebound_dagster.definitions", "-j", "workflow"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stderr.count("hidebound config (redacted)") == 1  # logged once per run
@@ -277,13 +319,29 @@ def test_workflow_on_the_dask_executor_runs_each_step_on_a_dask_cluster(tmp_path
         "execution:\n  config:\n    cluster:\n      local:\n        n_workers: 1\n"
         "        threads_per_worker: 1\n        dashboard_address: null\n"
     )
-    env = {**os.environ, "DAGSTER_HOME": str(home),
-           "HIDEBOUND_CONFIG_FILEPATH": str(project["config"])}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "HIDEBOUND_CONFIG_FILEPATH": str(project["config"]),
+    }
     dagster = Path(sys.executable).with_name("dagster")
     completed = subprocess.run(
-        [str(dagster), "job", "execute", "-m", "hidebound_dagster.definitions",
-         "-j", "workflow_on_dask", "-c", str(run_config)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(dagster),
+            "job",
+            "execute",
+            "-m",
+            "hidebound_dagster.definitions",
+            "-j",
+            "workflow_on_dask",
+            "-c",
+            str(run_config),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "RUN_SUCCESS" in completed.stderr

@@ -22,7 +22,12 @@ class Tex001(ComplexSpecification):
     tile has the same size."""
 
     filename_fields = (
-        "project", "specification", "descriptor", "version", "coordinate", "extension",
+        "project",
+        "specification",
+        "descriptor",
+        "version",
+        "coordinate",
+        "extension",
     )
     file_traits = {"width": traits.image_width, "height": traits.image_height}
 

@@ -1,6 +1,6 @@
 """Single-file assets: one image is the whole asset.
 
-    cat001/img001/p-cat001_s-img001_d-calico-portrait_v001.png
+cat001/img001/p-cat001_s-img001_d-calico-portrait_v001.png
 """
 
 import pandera.pandas as pa

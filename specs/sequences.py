@@ -1,8 +1,8 @@
 """Image sequences: a directory of numbered PNG frames, the README's example asset.
 
-    cat001/raw001/p-cat001_s-raw001_d-calico-jumping_v001/
-        p-cat001_s-raw001_d-calico-jumping_v001_f0001.png
-        p-cat001_s-raw001_d-calico-jumping_v001_f0002.png
+cat001/raw001/p-cat001_s-raw001_d-calico-jumping_v001/
+    p-cat001_s-raw001_d-calico-jumping_v001_f0001.png
+    p-cat001_s-raw001_d-calico-jumping_v001_f0002.png
 """
 
 import pandera.pandas as pa

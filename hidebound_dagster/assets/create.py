@@ -40,8 +40,13 @@ def stage(
     try:
         with dask.mapper(config.dask) as mapper:
             files["sha256"] = stage_content(
-                files, config.ingress_directory, config.staging_directory, config.write_mode,
-                mapper=mapper, chunks=config.dask.num_partitions, log=context.log.info,
+                files,
+                config.ingress_directory,
+                config.staging_directory,
+                config.write_mode,
+                mapper=mapper,
+                chunks=config.dask.num_partitions,
+                log=context.log.info,
                 exporters=config.exporter_identities,
             )
     except (StagingError, OSError) as error:
@@ -49,15 +54,18 @@ def stage(
     for line in skipped.itertuples():
         context.log.warning(f"create: not staged: {line.asset_path}: {line.error}")
     context.log.info(f"create: staged {len(files)} files")
-    return dg.Output(files, metadata={
-        "assets": int(files["asset_path"].nunique()),
-        "files": len(files),
-        "bytes": int(files["size"].sum()),
-        "write_mode": config.write_mode,
-        "content": dg.MetadataValue.path(str(content)),
-        "not_staged": len(skipped),
-        "not_staged_assets": dg.MetadataValue.md(markdown.table(skipped)),
-    })
+    return dg.Output(
+        files,
+        metadata={
+            "assets": int(files["asset_path"].nunique()),
+            "files": len(files),
+            "bytes": int(files["size"].sum()),
+            "write_mode": config.write_mode,
+            "content": dg.MetadataValue.path(str(content)),
+            "not_staged": len(skipped),
+            "not_staged_assets": dg.MetadataValue.md(markdown.table(skipped)),
+        },
+    )
 
 
 def describe(
@@ -78,24 +86,32 @@ def describe(
     except (OSError, ValueError) as error:
         raise dg.Failure(description=f"cannot write metadata: {error}") from None
     context.log.info(f"create: wrote metadata of {len(assets)} assets and {len(files)} files")
-    return dg.MaterializeResult(metadata={
-        "assets": len(assets),
-        "files": len(files),
-        "metadata": dg.MetadataValue.path(str(layout.metadata)),
-        "content_digest": manifest.content_digest,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "assets": len(assets),
+            "files": len(files),
+            "metadata": dg.MetadataValue.path(str(layout.metadata)),
+            "content_digest": manifest.content_digest,
+        }
+    )
 
 
 def create_assets(keys: Keys, after: Sequence[dg.AssetKey] = ()) -> list[dg.AssetsDefinition]:
     """The create stage; staged_content is ordered after `after` (the previous workflow step)."""
     return [
         dg.asset(
-            name="staged_content", key_prefix=keys.prefix, deps=list(after),
+            name="staged_content",
+            key_prefix=keys.prefix,
+            deps=list(after),
             ins=keys.ins("validated_assets"),
-            kinds={"pandas", "parquet", "filesystem"}, **CREATE,
+            kinds={"pandas", "parquet", "filesystem"},
+            **CREATE,
         )(stage),
         dg.asset(
-            name="metadata", key_prefix=keys.prefix, ins=keys.ins("staged_content"),
-            kinds={"json", "filesystem"}, **CREATE,
+            name="metadata",
+            key_prefix=keys.prefix,
+            ins=keys.ins("staged_content"),
+            kinds={"json", "filesystem"},
+            **CREATE,
         )(describe),
     ]

@@ -33,8 +33,11 @@ def export_asset(
     records, per exporter, which manifest it exported."""
 
     @dg.asset(
-        name=name, key_prefix=keys.prefix, deps=list(dict.fromkeys([keys("metadata"), *after])),
-        kinds={kind}, **EXPORT,
+        name=name,
+        key_prefix=keys.prefix,
+        deps=list(dict.fromkeys([keys("metadata"), *after])),
+        kinds={kind},
+        **EXPORT,
         required_resource_keys={"hidebound", "dask", f"{kind}_exporter"},
         description=f"The staged content and metadata exported by the {kind} exporter "
         f"(exporter {index} of the config).",
@@ -45,8 +48,10 @@ def export_asset(
         layout = Staging(config.staging_directory)
         manifest = read_manifest(layout)
         if manifest is None:
-            raise dg.Failure(description=f"{name}: {layout.root} holds no finished create (no "
-                                         "manifest); run create first")
+            raise dg.Failure(
+                description=f"{name}: {layout.root} holds no finished create (no "
+                "manifest); run create first"
+            )
         exporter = getattr(context.resources, f"{kind}_exporter").exporter(entry)
         try:
             if entry.dask is None and config.dask.cluster_type == "threads":
@@ -57,18 +62,21 @@ def export_asset(
         except ExportError as error:
             raise dg.Failure(description=str(error)) from None
         if read_manifest(layout) != manifest:
-            raise dg.Failure(description=f"{name}: the staging changed during the export; "
-                                         "export again")
+            raise dg.Failure(
+                description=f"{name}: the staging changed during the export; export again"
+            )
         record_export(layout, entry.identity, manifest)
-        return dg.MaterializeResult(metadata={
-            "exporter": entry.identity,
-            "content_digest": manifest.content_digest,
-            "target": report.target,
-            "sent": report.sent,
-            "skipped": report.skipped,
-            "bytes_sent": report.bytes_sent,
-            "seconds": report.seconds,
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "exporter": entry.identity,
+                "content_digest": manifest.content_digest,
+                "target": report.target,
+                "sent": report.sent,
+                "skipped": report.skipped,
+                "bytes_sent": report.bytes_sent,
+                "seconds": report.seconds,
+            }
+        )
 
     return export
 
@@ -76,8 +84,14 @@ def export_asset(
 def export_complete_asset(keys: Keys, after: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     """Once every exporter has recorded this staging as exported, calls the webhooks."""
 
-    @dg.asset(name="export_complete", key_prefix=keys.prefix, deps=list(dict.fromkeys(after)),
-              kinds={"webhook"}, **EXPORT, required_resource_keys={"hidebound"})
+    @dg.asset(
+        name="export_complete",
+        key_prefix=keys.prefix,
+        deps=list(dict.fromkeys(after)),
+        kinds={"webhook"},
+        **EXPORT,
+        required_resource_keys={"hidebound"},
+    )
     def export_complete(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         """Every exporter took exactly this staging (so move mode may delete it); webhooks
         called."""
@@ -85,21 +99,27 @@ def export_complete_asset(keys: Keys, after: Sequence[dg.AssetKey]) -> dg.Assets
         if config.exporters:
             missing = unexported(Staging(config.staging_directory), config.exporter_identities)
             if missing:
-                raise dg.Failure(description="not every exporter took this staging: "
-                                             + "; ".join(missing))
+                raise dg.Failure(
+                    description="not every exporter took this staging: " + "; ".join(missing)
+                )
         hooks = [hook.model_dump(by_alias=True, exclude_none=True) for hook in config.webhooks]
         for hook in hooks:
             hook["url"] = hook["url"].get_secret_value()
         try:
             results = call_webhooks(hooks, log=context.log) if hooks else []
         except WebhookError as error:
-            raise dg.Failure(description=f"exports kept; {error}", metadata={
-                "webhooks": dg.MetadataValue.md(webhook_table(error.results)),
-            }) from None
-        return dg.MaterializeResult(metadata={
-            "exporters": len(config.exporters),
-            "webhooks": dg.MetadataValue.md(webhook_table(results)),
-        })
+            raise dg.Failure(
+                description=f"exports kept; {error}",
+                metadata={
+                    "webhooks": dg.MetadataValue.md(webhook_table(error.results)),
+                },
+            ) from None
+        return dg.MaterializeResult(
+            metadata={
+                "exporters": len(config.exporters),
+                "webhooks": dg.MetadataValue.md(webhook_table(results)),
+            }
+        )
 
     return export_complete
 
@@ -108,8 +128,9 @@ def webhook_table(results: Sequence) -> str:
     """Each webhook's outcome and time, never its URL path."""
     if not results:
         return "_no webhooks_"
-    rows = [f"| {r.index} | {r.method.upper()} | {r.host} | {r.status} | {r.seconds} |"
-            for r in results]
+    rows = [
+        f"| {r.index} | {r.method.upper()} | {r.host} | {r.status} | {r.seconds} |" for r in results
+    ]
     return "\n".join(["| # | method | host | status | seconds |", "|---|---|---|---|---|", *rows])
 
 

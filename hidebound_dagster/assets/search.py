@@ -30,18 +30,26 @@ def find(
     except SearchError as error:
         raise dg.Failure(description=f"search failed: {error}") from None
     context.log.info(f"search: {len(result)} rows")
-    return dg.Output(result, metadata={
-        "query": config.query,
-        "group_by": config.group_by,
-        "rows": len(result),
-        "result": dg.MetadataValue.md(markdown.table(result, limit=200)),
-    })
+    return dg.Output(
+        result,
+        metadata={
+            "query": config.query,
+            "group_by": config.group_by,
+            "rows": len(result),
+            "result": dg.MetadataValue.md(markdown.table(result, limit=200)),
+        },
+    )
 
 
 def search_assets(keys: Keys) -> list[dg.AssetsDefinition]:
     """The search stage: one asset whose run config holds the query."""
-    return [dg.asset(
-        name="search_results", key_prefix=keys.prefix, ins=keys.ins("file_table", "asset_table"),
-        group_name="search",
-        kinds={"duckdb", "pandas"}, owners=["team:pipeline"],
-    )(find)]
+    return [
+        dg.asset(
+            name="search_results",
+            key_prefix=keys.prefix,
+            ins=keys.ins("file_table", "asset_table"),
+            group_name="search",
+            kinds={"duckdb", "pandas"},
+            owners=["team:pipeline"],
+        )(find)
+    ]

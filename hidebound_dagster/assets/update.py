@@ -1,7 +1,6 @@
 """Update: scan the ingress into the file table, group and validate it into the asset table,
 and keep the valid subset."""
 
-
 from collections.abc import Sequence
 
 import dagster as dg
@@ -51,11 +50,14 @@ def scan(
         )
     counts = summary.file_counts(table)
     context.log.info(f"update: file table done: {counts}")
-    return dg.Output(table, metadata={
-        **counts,
-        "config": dg.MetadataValue.md(f"```yaml\n{hidebound.shown()}```"),
-        "problem_files": dg.MetadataValue.md(markdown.table(summary.problem_files(table))),
-    })
+    return dg.Output(
+        table,
+        metadata={
+            **counts,
+            "config": dg.MetadataValue.md(f"```yaml\n{hidebound.shown()}```"),
+            "problem_files": dg.MetadataValue.md(markdown.table(summary.problem_files(table))),
+        },
+    )
 
 
 def validate(
@@ -67,14 +69,17 @@ def validate(
     counts = summary.asset_counts(table)
     context.log.info(f"update: asset table done: {counts}")
     families = summary.error_families(table["asset_error"])
-    return dg.Output(table, metadata={
-        **counts,
-        "invalid_assets": dg.MetadataValue.md(markdown.table(summary.invalid_assets(table))),
-        "validity_tree": dg.MetadataValue.md(markdown.validity_tree(table)),
-        "top_errors": dg.MetadataValue.md(
-            markdown.table(families.rename_axis("error").reset_index())
-        ),
-    })
+    return dg.Output(
+        table,
+        metadata={
+            **counts,
+            "invalid_assets": dg.MetadataValue.md(markdown.table(summary.invalid_assets(table))),
+            "validity_tree": dg.MetadataValue.md(markdown.validity_tree(table)),
+            "top_errors": dg.MetadataValue.md(
+                markdown.table(families.rename_axis("error").reset_index())
+            ),
+        },
+    )
 
 
 def keep_valid(
@@ -83,11 +88,14 @@ def keep_valid(
     """The files of valid assets only, one row per file: exactly what create stages."""
     table = valid_files(file_table, asset_table)
     context.log.info(f"update: {table['asset_path'].nunique()} valid assets, {len(table)} files")
-    return dg.Output(table, metadata={
-        "assets": int(table["asset_path"].nunique()),
-        "files": len(table),
-        "bytes": int(table["size"].sum()),
-    })
+    return dg.Output(
+        table,
+        metadata={
+            "assets": int(table["asset_path"].nunique()),
+            "files": len(table),
+            "bytes": int(table["size"].sum()),
+        },
+    )
 
 
 def update_assets(keys: Keys, after: Sequence[dg.AssetKey] = ()) -> list[dg.AssetsDefinition]:
@@ -96,7 +104,7 @@ def update_assets(keys: Keys, after: Sequence[dg.AssetKey] = ()) -> list[dg.Asse
     return [
         dg.asset(name="file_table", deps=[keys("ingress"), *after], **prefix)(scan),
         dg.asset(name="asset_table", ins=keys.ins("file_table"), **prefix)(validate),
-        dg.asset(
-            name="validated_assets", ins=keys.ins("file_table", "asset_table"), **prefix
-        )(keep_valid),
+        dg.asset(name="validated_assets", ins=keys.ins("file_table", "asset_table"), **prefix)(
+            keep_valid
+        ),
     ]

@@ -10,8 +10,15 @@ import pandas as pd
 from hidebound_dagster.core.specification import Specification, validation_failures
 
 ASSET_COLUMNS = [
-    "asset_path", "asset_name", "asset_type", "specification", "asset_valid", "asset_error",
-    "file_count", "size", "asset_id",
+    "asset_path",
+    "asset_name",
+    "asset_type",
+    "specification",
+    "asset_valid",
+    "asset_error",
+    "file_count",
+    "size",
+    "asset_id",
 ]
 
 
@@ -42,11 +49,13 @@ def asset_problems(files: pd.DataFrame, failures: pd.DataFrame) -> pd.Series:
     spec_lines = rows["filename"] + ": " + rows["message"]
     rules = failures[failures["scope"] != "file"]
     rules = rules[~rules["asset_path"].isin(problem_files["asset_path"])]
-    lines = pd.concat([
-        pd.DataFrame({"asset_path": problem_files["asset_path"], "line": file_lines}),
-        pd.DataFrame({"asset_path": rows["asset_path"], "line": spec_lines}),
-        pd.DataFrame({"asset_path": rules["asset_path"], "line": rules["message"]}),
-    ]).drop_duplicates()
+    lines = pd.concat(
+        [
+            pd.DataFrame({"asset_path": problem_files["asset_path"], "line": file_lines}),
+            pd.DataFrame({"asset_path": rows["asset_path"], "line": spec_lines}),
+            pd.DataFrame({"asset_path": rules["asset_path"], "line": rules["message"]}),
+        ]
+    ).drop_duplicates()
     return lines.groupby("asset_path")["line"].agg("\n".join)
 
 
@@ -80,10 +89,16 @@ def group_assets(files: pd.DataFrame) -> pd.DataFrame:
 
 def verdict(assets: pd.DataFrame, files: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
     """The assets with their error (every problem of their files and rules) and validity."""
-    problems = pd.concat([
-        asset_problems(files, failures),
-        mixed_specifications(files),
-    ]).groupby(level=0).agg("\n".join)
+    problems = (
+        pd.concat(
+            [
+                asset_problems(files, failures),
+                mixed_specifications(files),
+            ]
+        )
+        .groupby(level=0)
+        .agg("\n".join)
+    )
     errors = assets["asset_path"].map(problems)
     assets["asset_error"] = errors.astype(object).where(errors.notna(), None)
     assets["asset_valid"] = errors.isna()

@@ -19,8 +19,9 @@ def threaded_mapper(workers: int | None) -> Mapper:
 
     def mapper(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         # traverse=False: do not walk every path of every chunk looking for dask objects
-        tasks = [dask.delayed(func, pure=False)(dask.delayed(item, traverse=False))
-                 for item in items]
+        tasks = [
+            dask.delayed(func, pure=False)(dask.delayed(item, traverse=False)) for item in items
+        ]
         return list(dask.compute(*tasks, scheduler="threads", num_workers=workers))
 
     return mapper

@@ -25,9 +25,9 @@ from pydantic import (
     model_validator,
 )
 
+from hidebound_dagster.core.layout import METADATA_TYPES, STAGING_NAME
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.specification_files import SpecificationLoadError, load_specifications
-from hidebound_dagster.core.layout import METADATA_TYPES, STAGING_NAME
 from hidebound_dagster.core.staging import overlapping
 
 WORKFLOW_STEPS = ("delete", "update", "create", "export")
@@ -46,9 +46,10 @@ class ConfigError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        super().__init__(f"Invalid hidebound config ({count}):\n" + "\n".join(
-            f"- {problem}" for problem in problems
-        ))
+        super().__init__(
+            f"Invalid hidebound config ({count}):\n"
+            + "\n".join(f"- {problem}" for problem in problems)
+        )
 
 
 class Strict(BaseModel):
@@ -138,10 +139,27 @@ class DiskExporterConfig(ExporterConfig):
 
 
 AWS_REGIONS = (
-    "af-south-1", "ap-east-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
-    "ap-south-1", "ap-southeast-1", "ap-southeast-2", "ca-central-1", "eu-central-1",
-    "eu-north-1", "eu-south-1", "eu-west-1", "eu-west-2", "eu-west-3", "me-south-1",
-    "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "me-south-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
 )
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -307,8 +325,10 @@ class HideboundConfig(Strict):
             problems.append(f"{value.parent} (the staging directory's parent) does not exist")
         ingress = info.data.get("ingress_directory")
         if ingress and overlapping(ingress, value):
-            problems.append(f"staging directory {value} and ingress directory {ingress} must "
-                            "not be equal or inside one another")
+            problems.append(
+                f"staging directory {value} and ingress directory {ingress} must "
+                "not be equal or inside one another"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return value
@@ -382,8 +402,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         text = path.read_text()
     except OSError as error:
         raise ConfigError([f"{path}: cannot be read: {error.strerror}"]) from None
-    data = parse_json(text, str(path)) if path.suffix.lower() == ".json" else parse_yaml(
-        text, str(path))
+    data = (
+        parse_json(text, str(path))
+        if path.suffix.lower() == ".json"
+        else parse_yaml(text, str(path))
+    )
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: must hold a mapping of config keys"])
     return data
@@ -407,15 +430,25 @@ def parse_json(text: str, source: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise ConfigError([f"{source}: not valid JSON at line {error.lineno}, column "
-                           f"{error.colno}: {error.msg}"]) from None
+        raise ConfigError(
+            [f"{source}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}"]
+        ) from None
 
 
 ENV_PREFIX = "HIDEBOUND_"
 ENV_YAML_KEYS = ("specification_files", "workflow", "exporters", "webhooks")
 ENV_SCALAR_KEYS = (
-    "ingress_directory", "staging_directory", "key_prefix", "include_regex", "exclude_regex", "write_mode",
-    "redact_regex", "redact_hash", "settle_seconds", "schedule_cron", "schedule_timezone",
+    "ingress_directory",
+    "staging_directory",
+    "key_prefix",
+    "include_regex",
+    "exclude_regex",
+    "write_mode",
+    "redact_regex",
+    "redact_hash",
+    "settle_seconds",
+    "schedule_cron",
+    "schedule_timezone",
 )
 
 
@@ -488,6 +521,7 @@ def config_digest(config: HideboundConfig) -> str:
 
 def differing_keys(first: HideboundConfig, second: HideboundConfig) -> list[str]:
     """The top-level keys whose values differ between two configs (secrets compared too)."""
+
     def value(config: HideboundConfig, key: str) -> str:
         return json.dumps(revealed(getattr(config, key)), sort_keys=True, default=str)
 

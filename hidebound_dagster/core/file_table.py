@@ -111,9 +111,7 @@ def build_file_table(
     and a `file_error` that says everything wrong with the file (None when nothing is)."""
     files = identify(select(scan_directory(ingress), include_regex, exclude_regex), ingress, specs)
     parts = [
-        parse_spec_rows(spec, rows).join(
-            trait_table(spec, readable(rows), mapper, chunks, log)
-        )
+        parse_spec_rows(spec, rows).join(trait_table(spec, readable(rows), mapper, chunks, log))
         for spec, rows in by_specification(files, specs)
     ]
     return assemble(files, parts)
@@ -160,8 +158,15 @@ def assemble(files: pd.DataFrame, parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 LEADING = [
-    "filepath_relative", "filename", "specification", "asset_type", "asset_name", "asset_path",
-    *NAME_FIELDS[:1], *NAME_FIELDS[2:], "extension",
+    "filepath_relative",
+    "filename",
+    "specification",
+    "asset_type",
+    "asset_name",
+    "asset_path",
+    *NAME_FIELDS[:1],
+    *NAME_FIELDS[2:],
+    "extension",
 ]
 TRAILING = ["file_error", "size", "mtime_ns", "filepath", "file_id", "asset_id"]
 

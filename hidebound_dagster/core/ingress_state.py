@@ -30,8 +30,10 @@ def ingress_state(root: Path, include_regex: str = "", exclude_regex: str = "") 
     """Fingerprint the selected files under root."""
     files = select(scan_directory(root), include_regex, exclude_regex)
     lines = (
-        files["filepath_relative"] + "\0"
-        + files["size"].astype("string").fillna("-") + "\0"
+        files["filepath_relative"]
+        + "\0"
+        + files["size"].astype("string").fillna("-")
+        + "\0"
         + files["mtime_ns"].astype("string").fillna("-")
     )
     digest = hashlib.sha256(lines.str.cat(sep="\n").encode()).hexdigest()

@@ -102,9 +102,13 @@ def clear_records(staging: Staging) -> None:
 def record_export(staging: Staging, exporter: str, manifest: Manifest) -> None:
     """Record that `exporter` (its identity) exported the staging this manifest describes."""
     staging.exports.mkdir(exist_ok=True)
-    write_json(staging.export_record(exporter), {
-        "exporter": exporter, "content_digest": manifest.content_digest,
-    })
+    write_json(
+        staging.export_record(exporter),
+        {
+            "exporter": exporter,
+            "content_digest": manifest.content_digest,
+        },
+    )
 
 
 def exported_digest(staging: Staging, exporter: str) -> str | None:
@@ -142,21 +146,29 @@ def verify_staging(staging: Staging, mapper: Mapper = serial_map, chunks: int = 
     without content, sizes or sha256 that disagree, a missing or stale manifest."""
     records, problems = file_metadata(staging)
     stats = content_stats(staging.content)
-    problems += [f"content/{path}: no file metadata describes it"
-                for path in sorted(set(stats) - set(records))]
-    problems += [f"content/{path}: described by file metadata but missing"
-                 for path in sorted(set(records) - set(stats))]
+    problems += [
+        f"content/{path}: no file metadata describes it"
+        for path in sorted(set(stats) - set(records))
+    ]
+    problems += [
+        f"content/{path}: described by file metadata but missing"
+        for path in sorted(set(records) - set(stats))
+    ]
     both = sorted(set(stats) & set(records))
     regular = [p for p in both if Path(staging.content, p).is_file()]
     problems += [f"content/{p}: not a regular file" for p in both if p not in set(regular)]
     sizes = [p for p in regular if stats[p].st_size != records[p]["size"]]
-    problems += [f"content/{p}: {stats[p].st_size} bytes, its metadata says "
-                 f"{records[p]['size']}" for p in sizes]
+    problems += [
+        f"content/{p}: {stats[p].st_size} bytes, its metadata says {records[p]['size']}"
+        for p in sizes
+    ]
     paths = [str(staging.content / p) for p in regular]
     digests = map_chunked(mapper, sha256_files, paths, chunks)
-    problems += [f"content/{p}: sha256 differs from its metadata"
-                 for p, actual in zip(regular, digests, strict=True)
-                 if actual != records[p]["sha256"]]
+    problems += [
+        f"content/{p}: sha256 differs from its metadata"
+        for p, actual in zip(regular, digests, strict=True)
+        if actual != records[p]["sha256"]
+    ]
     manifest = read_manifest(staging)
     if manifest is None:
         problems.append(f"{staging.manifest.name}: missing; run create again")
@@ -177,7 +189,8 @@ def file_metadata(staging: Staging) -> tuple[dict[str, dict], list[str]]:
         try:
             record = json.loads(path.read_text())
             records[record["filepath_relative"]] = {
-                "size": record["size"], "sha256": record["sha256"],
+                "size": record["size"],
+                "sha256": record["sha256"],
             }
         except (OSError, ValueError, KeyError, TypeError):
             problems.append(f"metadata/file/{path.name}: not a readable file metadata record")

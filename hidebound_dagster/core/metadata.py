@@ -14,20 +14,34 @@ from typing import Any
 
 import pandas as pd
 
-from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.layout import METADATA_TYPES, Staging
+from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.staging import swap_in
 
 FILE_KEYS = [
-    "asset_id", "asset_path", "asset_path_relative", "asset_name", "asset_type", "file_id",
-    "file_traits", "filename", "filepath", "filepath_relative", "ingress_filepath", "size",
+    "asset_id",
+    "asset_path",
+    "asset_path_relative",
+    "asset_name",
+    "asset_type",
+    "file_id",
+    "file_traits",
+    "filename",
+    "filepath",
+    "filepath_relative",
+    "ingress_filepath",
+    "size",
     "sha256",
 ]
 #: Asset-level lists, one element per file, in file order.
 ASSET_LISTS = {
-    "file_ids": "file_id", "filenames": "filename", "filepaths": "filepath",
-    "filepaths_relative": "filepath_relative", "ingress_filepaths": "ingress_filepath",
-    "sizes": "size", "sha256s": "sha256",
+    "file_ids": "file_id",
+    "filenames": "filename",
+    "filepaths": "filepath",
+    "filepaths_relative": "filepath_relative",
+    "ingress_filepaths": "ingress_filepath",
+    "sizes": "size",
+    "sha256s": "sha256",
 }
 
 
@@ -76,15 +90,18 @@ def asset_records(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
     where a file lacks a trait), and per-file lists."""
     assets: dict[str, dict[str, Any]] = {}
     for record in files:
-        asset = assets.setdefault(record["asset_id"], {
-            "asset_id": record["asset_id"],
-            "asset_path": record["asset_path"],
-            "asset_path_relative": record["asset_path_relative"],
-            "asset_name": record["asset_name"],
-            "asset_traits": {},
-            "asset_type": record["asset_type"],
-            **{key: [] for key in ASSET_LISTS},
-        })
+        asset = assets.setdefault(
+            record["asset_id"],
+            {
+                "asset_id": record["asset_id"],
+                "asset_path": record["asset_path"],
+                "asset_path_relative": record["asset_path_relative"],
+                "asset_name": record["asset_name"],
+                "asset_traits": {},
+                "asset_type": record["asset_type"],
+                **{key: [] for key in ASSET_LISTS},
+            },
+        )
         for key, source in ASSET_LISTS.items():
             asset[key].append(record[source])
     return list(align_traits(assets, files).values())

@@ -49,8 +49,9 @@ def scan_directory(root: Path) -> pd.DataFrame:
                 continue
             shown = printable(relative)
             problem = None if shown == relative else "file path is not valid UTF-8"
-            records.append((shown, shown.rpartition("/")[2], stat.st_size, stat.st_mtime_ns,
-                            problem))
+            records.append(
+                (shown, shown.rpartition("/")[2], stat.st_size, stat.st_mtime_ns, problem)
+            )
         real += _unseen(found_real, seen, records)
         links += _unseen(sorted(found_links), seen, records)
     table = pd.DataFrame.from_records(records, columns=SCAN_COLUMNS)
@@ -77,8 +78,11 @@ def _unseen(
             records.append(error_row(prefix.rstrip("/"), problem))
             continue
         if identity in seen:
-            records.append(error_row(prefix.rstrip("/"),
-                                     "symbolic link to a directory already scanned (a loop?)"))
+            records.append(
+                error_row(
+                    prefix.rstrip("/"), "symbolic link to a directory already scanned (a loop?)"
+                )
+            )
             continue
         seen.add(identity)
         kept.append((prefix, directory))

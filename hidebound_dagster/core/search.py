@@ -40,8 +40,11 @@ def searchable(files: pd.DataFrame, assets: pd.DataFrame, group_by: GroupBy) -> 
 
 def padded(coordinate: object) -> list:
     """A coordinate as exactly three axes (None where absent), whatever the cell holds."""
-    values = list(coordinate) if isinstance(coordinate, list | tuple) or hasattr(
-        coordinate, "tolist") else []
+    values = (
+        list(coordinate)
+        if isinstance(coordinate, list | tuple) or hasattr(coordinate, "tolist")
+        else []
+    )
     return [*values[:3], *[None] * (3 - len(values[:3]))]
 
 

@@ -151,7 +151,7 @@ def describe_failures(cases: pd.DataFrame) -> pd.DataFrame:
     scope = pd.Series("file", index=cases.index).mask(rule, "asset").mask(general, "spec")
     missing = cases["check"] == "column_in_dataframe"
     case_text = cases["failure_case"].map(repr)
-    message = (cases["column"].astype(str) + " " + case_text + " fails " + cases["check"])
+    message = cases["column"].astype(str) + " " + case_text + " fails " + cases["check"]
     message = message.mask(rule, "rule failed: " + cases["check"])
     message = message.mask(general & ~missing, "fails " + cases["check"])
     message = message.mask(

@@ -95,8 +95,9 @@ def specification_problems(spec: object) -> list[str]:
         problems.append(f"{spec.__name__}: filename_fields must include 'specification'")
     missing = set(spec.asset_name_fields) - set(spec.filename_fields)
     if missing:
-        problems.append(f"{spec.__name__}: asset_name_fields not in filename_fields: "
-                        f"{sorted(missing)}")
+        problems.append(
+            f"{spec.__name__}: asset_name_fields not in filename_fields: {sorted(missing)}"
+        )
     if any(not callable(func) for func in spec.file_traits.values()):
         problems.append(f"{spec.__name__}: every file trait must be a function of a path")
     return problems

@@ -45,9 +45,12 @@ def source_changes(files: pd.DataFrame) -> pd.Series:
         return None
 
     return pd.Series(
-        [change(*row) for row in zip(files["filepath"], files["size"], files["mtime_ns"],
-                                     strict=True)],
-        index=files.index, dtype=object,
+        [
+            change(*row)
+            for row in zip(files["filepath"], files["size"], files["mtime_ns"], strict=True)
+        ],
+        index=files.index,
+        dtype=object,
     )
 
 

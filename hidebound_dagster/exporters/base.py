@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hidebound_dagster.core.layout import CONTENT, METADATA, METADATA_TYPES
 from hidebound_dagster.core.parallel import Mapper, thread_mapper
 from hidebound_dagster.core.progress import Progress
-from hidebound_dagster.core.layout import CONTENT, METADATA, METADATA_TYPES
 from hidebound_dagster.exporters.errors import ExportError, redact
 
 DEFAULT_CONCURRENCY = 8
@@ -103,8 +103,9 @@ def plan_content(staging: str, mapper: Mapper) -> list[ExportItem]:
     items = []
     for record in records:
         relative = content_path(record)
-        items.append(ExportItem(CONTENT, f"{staging}/{CONTENT}/{relative}", f"{CONTENT}/{relative}",
-                                record))
+        items.append(
+            ExportItem(CONTENT, f"{staging}/{CONTENT}/{relative}", f"{CONTENT}/{relative}", record)
+        )
     return items
 
 
@@ -122,8 +123,10 @@ def plan_metadata(
             data = mapper(read_json, paths)
         else:
             data = [None] * len(paths)
-        items += [ExportItem(kind, path, f"{METADATA}/{kind}/{name}", value)
-                  for path, name, value in zip(paths, names, data, strict=True)]
+        items += [
+            ExportItem(kind, path, f"{METADATA}/{kind}/{name}", value)
+            for path, name, value in zip(paths, names, data, strict=True)
+        ]
     return items
 
 
@@ -150,8 +153,9 @@ class _Task:
     """Sends one item, returning (sent, bytes sent). Picklable for process-based mappers; their
     workers run without this process's progress log and early stop."""
 
-    def __init__(self, exporter: Exporter, send: Callable[[ExportItem], bool],
-                 progress: _Progress | None) -> None:
+    def __init__(
+        self, exporter: Exporter, send: Callable[[ExportItem], bool], progress: _Progress | None
+    ) -> None:
         self.exporter = exporter
         self.send = send
         self.progress = progress
@@ -245,12 +249,23 @@ class Exporter(ABC):
             failure = self._as_export_error(error)
             log.error("%s failed: %s", label, failure)
             raise failure from self._safe_cause(error)
-        log.info("%s: complete: %d sent, %d skipped, %d bytes in %.2f s", label,
-                 report.sent, report.skipped, report.bytes_sent, report.seconds)
+        log.info(
+            "%s: complete: %d sent, %d skipped, %d bytes in %.2f s",
+            label,
+            report.sent,
+            report.skipped,
+            report.bytes_sent,
+            report.seconds,
+        )
         return report
 
-    def _send_all(self, mapper: Mapper, send: Callable[[ExportItem], bool],
-                  items: Sequence[ExportItem], progress: _Progress) -> list[tuple[bool, int]]:
+    def _send_all(
+        self,
+        mapper: Mapper,
+        send: Callable[[ExportItem], bool],
+        items: Sequence[ExportItem],
+        progress: _Progress,
+    ) -> list[tuple[bool, int]]:
         """(sent, bytes) per item; the first failure is raised, whatever the mapper raised."""
         try:
             results = mapper(_Task(self, send, progress), items)
@@ -261,8 +276,9 @@ class Exporter(ABC):
             raise progress.first_error
         return list(results)
 
-    def _export(self, staging: Path, mapper: Mapper, log: logging.Logger, label: str,
-                started: float) -> ExportReport:
+    def _export(
+        self, staging: Path, mapper: Mapper, log: logging.Logger, label: str, started: float
+    ) -> ExportReport:
         if not staging.is_dir():
             raise self.error(f"staging directory {staging} does not exist")
         log.info("%s: from %s to %s", label, staging, self.target)
@@ -277,6 +293,11 @@ class Exporter(ABC):
             results = self._send_all(mapper, self._export_content, content, progress)
             results += self._send_all(mapper, self._export_metadata, metadata, progress)
         sent = sum(was_sent for was_sent, _ in results)
-        return ExportReport(self.name, self.target, sent, len(results) - sent,
-                            sum(nbytes for _, nbytes in results),
-                            round(time.monotonic() - started, 3))
+        return ExportReport(
+            self.name,
+            self.target,
+            sent,
+            len(results) - sent,
+            sum(nbytes for _, nbytes in results),
+            round(time.monotonic() - started, 3),
+        )

@@ -35,8 +35,9 @@ class DiskExporter(Exporter):
 
     name = "disk"
 
-    def __init__(self, target_directory: str | os.PathLike,
-                 metadata_types: Iterable[str] = METADATA_TYPES) -> None:
+    def __init__(
+        self, target_directory: str | os.PathLike, metadata_types: Iterable[str] = METADATA_TYPES
+    ) -> None:
         super().__init__(metadata_types)
         self.target_directory = Path(target_directory).expanduser().absolute()
         self._directories: set[str] = set()  # made during this export

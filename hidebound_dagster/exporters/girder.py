@@ -154,8 +154,10 @@ class GirderExporter(Exporter):
         except girder_client.HttpError as error:
             if is_transient(error):
                 raise
-            raise self.error(f"authentication refused (HTTP {error.status}: "
-                             f"{_girder_message(error)}); check the API key") from None
+            raise self.error(
+                f"authentication refused (HTTP {error.status}: "
+                f"{_girder_message(error)}); check the API key"
+            ) from None
         self._gc.setToken(response["authToken"]["token"])
 
     def _check_root(self) -> None:
@@ -164,18 +166,24 @@ class GirderExporter(Exporter):
         except girder_client.HttpError as error:
             if is_transient(error):
                 raise
-            raise self.error(f"root {self.root_type} {self.root_id} is not accessible "
-                             f"(HTTP {error.status}: {_girder_message(error)})") from None
+            raise self.error(
+                f"root {self.root_type} {self.root_id} is not accessible "
+                f"(HTTP {error.status}: {_girder_message(error)})"
+            ) from None
 
     def _make_folders(self, content: Sequence[ExportItem]) -> None:
         """Create every directory of the content, parents first, before items run in parallel."""
         directories = {PurePosixPath(content_path(item.data)).parent for item in content}
         if ROOT in directories and self.root_type == "collection":
-            raise self.error("files at the ingress root cannot go into a collection (Girder "
-                             "items need a folder); export to a root_type='folder' instead")
+            raise self.error(
+                "files at the ingress root cannot go into a collection (Girder "
+                "items need a folder); export to a root_type='folder' instead"
+            )
         self._folders = {}
-        for directory in sorted({a for d in directories for a in _ancestors(d)},
-                                key=lambda path: (len(path.parts), path.as_posix())):
+        for directory in sorted(
+            {a for d in directories for a in _ancestors(d)},
+            key=lambda path: (len(path.parts), path.as_posix()),
+        ):
             self._folder(directory)
 
     def _folder(self, path: PurePosixPath) -> dict:
@@ -185,8 +193,11 @@ class GirderExporter(Exporter):
                 parent_id, parent_type = (self.root_id, self.root_type)
                 if path.parent != ROOT:
                     parent_id, parent_type = self._folder(path.parent)["_id"], "folder"
-                self._folders[path] = self._retry(lambda: self._gc.createFolder(
-                    parent_id, path.name, parentType=parent_type, reuseExisting=True))
+                self._folders[path] = self._retry(
+                    lambda: self._gc.createFolder(
+                        parent_id, path.name, parentType=parent_type, reuseExisting=True
+                    )
+                )
             return self._folders[path]
 
     def _item(self, path: PurePosixPath) -> dict:
@@ -218,8 +229,9 @@ class GirderExporter(Exporter):
         current = document.get("meta") or {}
         if all(key in current and current[key] == value for key, value in metadata.items()):
             return False
-        self._gc.put(f"{kind}/{document['_id']}/metadata", parameters={"allowNull": "true"},
-                     json=metadata)
+        self._gc.put(
+            f"{kind}/{document['_id']}/metadata", parameters={"allowNull": "true"}, json=metadata
+        )
         return True
 
     def _sync_file(self, item_id: str, source: Path, name: str) -> bool:
@@ -238,15 +250,24 @@ class GirderExporter(Exporter):
         """Upload in one request when small, else in chunks; check the size Girder stored."""
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
         if size <= self.single_request_limit:
-            parameters = {"parentType": "item", "parentId": item_id, "name": name,
-                          "size": size, "mimeType": mime}
-            created = self._gc.post("file", parameters=parameters,
-                                    data=source.read_bytes() if size else None,
-                                    headers={"Content-Type": "application/octet-stream"})
+            parameters = {
+                "parentType": "item",
+                "parentId": item_id,
+                "name": name,
+                "size": size,
+                "mimeType": mime,
+            }
+            created = self._gc.post(
+                "file",
+                parameters=parameters,
+                data=source.read_bytes() if size else None,
+                headers={"Content-Type": "application/octet-stream"},
+            )
         else:
             with source.open("rb") as stream:
-                created = self._gc.uploadFile(item_id, stream, name, size, parentType="item",
-                                              mimeType=mime)
+                created = self._gc.uploadFile(
+                    item_id, stream, name, size, parentType="item", mimeType=mime
+                )
         if created.get("_modelType") != "file" or created.get("size") != size:
             raise self.error(f"upload of {name} was not completed by the server")
 
@@ -256,6 +277,8 @@ class GirderExporter(Exporter):
             retried = f" after {self.attempts} attempts" if is_transient(error) else ""
             return f"{where}: HTTP {error.status}{retried}: {_girder_message(error)}"
         if is_transient(error):
-            return (f"cannot reach {self.api_url} after {self.attempts} attempts "
-                    f"({type(error).__name__})")
+            return (
+                f"cannot reach {self.api_url} after {self.attempts} attempts "
+                f"({type(error).__name__})"
+            )
         return super()._describe(error)

@@ -27,10 +27,24 @@ from hidebound_dagster.exporters.errors import retry
 
 PREFIX = "hidebound/"
 MiB = 1024 * 1024
-ACCESS_DENIED = {"SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "403",
-                 "Forbidden", "InvalidToken", "ExpiredToken"}
-THROTTLING = {"Throttling", "ThrottlingException", "SlowDown", "RequestLimitExceeded",
-              "TooManyRequests", "RequestTimeout", "RequestTimeTooSkewed"}
+ACCESS_DENIED = {
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "AccessDenied",
+    "403",
+    "Forbidden",
+    "InvalidToken",
+    "ExpiredToken",
+}
+THROTTLING = {
+    "Throttling",
+    "ThrottlingException",
+    "SlowDown",
+    "RequestLimitExceeded",
+    "TooManyRequests",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+}
 _PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
 
 
@@ -100,9 +114,11 @@ class S3Exporter(Exporter):
         self._client = client
         self._client_given = client is not None
         self._lock = threading.Lock()
-        self._transfer = TransferConfig(multipart_threshold=multipart_threshold,
-                                        multipart_chunksize=max(5 * MiB, multipart_threshold),
-                                        max_concurrency=4)
+        self._transfer = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=max(5 * MiB, multipart_threshold),
+            max_concurrency=4,
+        )
         self._existing: dict[str, int] = {}  # key -> size, listed when the export starts
 
     def __getstate__(self) -> dict:
@@ -143,9 +159,11 @@ class S3Exporter(Exporter):
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"} if self.endpoint_url else None,
         )
-        session = boto3.session.Session(aws_access_key_id=self._keys[0],
-                                        aws_secret_access_key=self._keys[1],
-                                        region_name=self.region)
+        session = boto3.session.Session(
+            aws_access_key_id=self._keys[0],
+            aws_secret_access_key=self._keys[1],
+            region_name=self.region,
+        )
         return session.client("s3", endpoint_url=self.endpoint_url, config=config)
 
     def _retry(self, call):
@@ -166,8 +184,11 @@ class S3Exporter(Exporter):
         except ClientError as error:
             if _code(error) not in {"404", "NoSuchBucket", "NotFound"}:
                 raise
-        location = {} if self.region == "us-east-1" else {
-            "CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        location = (
+            {}
+            if self.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        )
         try:
             self.client.create_bucket(Bucket=self.bucket, **location)
         except ClientError as error:
@@ -177,7 +198,8 @@ class S3Exporter(Exporter):
     def _list(self) -> dict[str, int]:
         """key -> size of every object under the prefix."""
         pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=PREFIX)
+            Bucket=self.bucket, Prefix=PREFIX
+        )
         return {obj["Key"]: obj["Size"] for page in pages for obj in page.get("Contents", [])}
 
     def _export_content(self, item: ExportItem) -> bool:
@@ -202,13 +224,22 @@ class S3Exporter(Exporter):
             digest = hashlib.md5(body, usedforsecurity=False)
             md5 = digest.hexdigest()
             response = self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=body, Metadata=metadata,
-                ContentMD5=base64.b64encode(digest.digest()).decode())
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                Metadata=metadata,
+                ContentMD5=base64.b64encode(digest.digest()).decode(),
+            )
             if not _etag_matches(response.get("ETag", ""), md5):
                 raise self.error(f"{key}: ETag {response.get('ETag')} does not match MD5 {md5}")
         else:
-            self.client.upload_file(item.source, self.bucket, key,
-                                     ExtraArgs={"Metadata": metadata}, Config=self._transfer)
+            self.client.upload_file(
+                item.source,
+                self.bucket,
+                key,
+                ExtraArgs={"Metadata": metadata},
+                Config=self._transfer,
+            )
         return True
 
     def _is_current(self, key: str, size: int, sha256: str) -> bool:
@@ -228,21 +259,26 @@ class S3Exporter(Exporter):
         """Every item of this export must now be listed with its size (uploads checked MD5)."""
         bad = [item.relative for item in items if listed.get(PREFIX + item.relative) != item.size]
         if bad:
-            raise self.error(f"{len(bad)} objects are missing or of the wrong size after the "
-                             f"upload, e.g. {bad[:3]}")
+            raise self.error(
+                f"{len(bad)} objects are missing or of the wrong size after the "
+                f"upload, e.g. {bad[:3]}"
+            )
 
     def _describe(self, error: BaseException) -> str:
         cause = _root_cause(error)
         if isinstance(cause, ClientError):
             code, operation = _code(cause), cause.operation_name
             if code in ACCESS_DENIED:
-                return (f"{operation}: access denied ({code}); check the access key, the secret "
-                        "key and the bucket permissions")
+                return (
+                    f"{operation}: access denied ({code}); check the access key, the secret "
+                    "key and the bucket permissions"
+                )
             if is_transient(cause):
                 return f"{operation}: server error {code} after {self.attempts} attempts"
             message = cause.response.get("Error", {}).get("Message", "")
             return f"{operation}: refused with {code} (HTTP {_status(cause)}): {message}"
         if is_transient(cause):
-            return (f"cannot reach the endpoint after {self.attempts} attempts "
-                    f"({type(cause).__name__})")
+            return (
+                f"cannot reach the endpoint after {self.attempts} attempts ({type(cause).__name__})"
+            )
         return super()._describe(error)

@@ -50,8 +50,9 @@ class WebhookError(RuntimeError):
     def __init__(self, results: Sequence[WebhookResult]) -> None:
         self.results = list(results)
         failed = [result.describe() for result in self.results if not result.ok]
-        super().__init__(f"{len(failed)} of {len(self.results)} webhooks failed: "
-                         + "; ".join(failed))
+        super().__init__(
+            f"{len(failed)} of {len(self.results)} webhooks failed: " + "; ".join(failed)
+        )
 
     def __reduce__(self):
         return type(self), (self.results,)
@@ -66,8 +67,10 @@ def _host(url: str) -> str:
 def request_arguments(hook: dict) -> dict[str, Any]:
     """requests keyword arguments: params for get, json for post, data for post/put/patch."""
     method = hook["method"].lower()
-    arguments: dict[str, Any] = {"headers": hook.get("headers"),
-                                 "timeout": hook.get("timeout") or DEFAULT_TIMEOUT}
+    arguments: dict[str, Any] = {
+        "headers": hook.get("headers"),
+        "timeout": hook.get("timeout") or DEFAULT_TIMEOUT,
+    }
     if method == "get" and "params" in hook:
         arguments["params"] = hook["params"]
     if method == "post" and "json" in hook:
@@ -85,8 +88,9 @@ def _check(hooks: Sequence[dict]) -> None:
             raise ValueError(f"webhook {index} needs a url and a method in {list(METHODS)}")
 
 
-def _call(session: requests.Session, index: int, hook: dict, attempts: int,
-          retry_delay: float) -> WebhookResult:
+def _call(
+    session: requests.Session, index: int, hook: dict, attempts: int, retry_delay: float
+) -> WebhookResult:
     method = hook["method"].lower()
     tries = 0
 
@@ -98,12 +102,23 @@ def _call(session: requests.Session, index: int, hook: dict, attempts: int,
     started = time.monotonic()
     status, error = None, None
     try:
-        status = retry(send, lambda e: isinstance(e, requests.ConnectionError),
-                       attempts=attempts, base_delay=retry_delay).status_code
+        status = retry(
+            send,
+            lambda e: isinstance(e, requests.ConnectionError),
+            attempts=attempts,
+            base_delay=retry_delay,
+        ).status_code
     except requests.RequestException as failure:
         error = type(failure).__name__
-    return WebhookResult(index, method, _host(hook["url"]), status,
-                         round(time.monotonic() - started, 3), tries, error)
+    return WebhookResult(
+        index,
+        method,
+        _host(hook["url"]),
+        status,
+        round(time.monotonic() - started, 3),
+        tries,
+        error,
+    )
 
 
 def call_webhooks(
@@ -125,8 +140,13 @@ def call_webhooks(
     try:
         for index, hook in enumerate(hooks):
             result = _call(session, index, hook, attempts, retry_delay)
-            log.info("webhooks %d/%d: %s in %.2f s", index + 1, len(hooks), result.describe(),
-                     result.seconds)
+            log.info(
+                "webhooks %d/%d: %s in %.2f s",
+                index + 1,
+                len(hooks),
+                result.describe(),
+                result.seconds,
+            )
             results.append(result)
     finally:
         if own:

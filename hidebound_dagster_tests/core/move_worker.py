@@ -76,8 +76,7 @@ def create(
     if say:
         say(f"staging {time.monotonic()}")
     progress = (lambda message: say(f"progress {message}")) if say else None
-    digests = stage_content(staged, ingress, staging, write_mode, log=progress,
-                            exporters=exporters)
+    digests = stage_content(staged, ingress, staging, write_mode, log=progress, exporters=exporters)
     if say:
         say(f"staged {time.monotonic()}")
     table = file_table_for_metadata(staged.assign(sha256=digests), specs, staging)
@@ -87,8 +86,13 @@ def create(
     write_manifest(Staging(staging), staged.assign(sha256=digests))
     if say:
         say(f"done {time.monotonic()}")
-    return {"staged": staged, "skipped": skipped, "files": files, "assets": assets,
-            "digests": digests}
+    return {
+        "staged": staged,
+        "skipped": skipped,
+        "files": files,
+        "assets": assets,
+        "digests": digests,
+    }
 
 
 def pipeline(

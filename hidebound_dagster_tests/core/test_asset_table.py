@@ -52,29 +52,47 @@ CASES = [
     Case(seq("gap"), False, ("frame values are contiguous within each asset",)),
     Case(seq("wide"), False, ("width values are homogeneous within each asset",)),
     # a badly named frame invalidates the whole sequence
-    Case(seq("bad"), False, (
-        "p-proj001_s-seq001_d-Bad_v001_f0002.png: ", "found 'Bad'", NAME_EXPECTED)),
+    Case(
+        seq("bad"),
+        False,
+        ("p-proj001_s-seq001_d-Bad_v001_f0002.png: ", "found 'Bad'", NAME_EXPECTED),
+    ),
     # frames named after another asset than their directory
-    Case(seq("dirname"), False, (
-        "p-proj001_s-seq001_d-other_v001_f0001.png: ",
-        "Invalid asset directory name. Expecting: p-proj001_s-seq001_d-other_v001.")),
+    Case(
+        seq("dirname"),
+        False,
+        (
+            "p-proj001_s-seq001_d-other_v001_f0001.png: ",
+            "Invalid asset directory name. Expecting: p-proj001_s-seq001_d-other_v001.",
+        ),
+    ),
     # a column check: 4 channels where 1 or 3 are allowed
-    Case(seq("rgba"), False, (
-        "p-proj001_s-seq001_d-rgba_v001_f0001.png: channels 4 fails",
-        "p-proj001_s-seq001_d-rgba_v001_f0002.png: channels 4 fails")),
+    Case(
+        seq("rgba"),
+        False,
+        (
+            "p-proj001_s-seq001_d-rgba_v001_f0001.png: channels 4 fails",
+            "p-proj001_s-seq001_d-rgba_v001_f0002.png: channels 4 fails",
+        ),
+    ),
     # an unreadable frame
-    Case(seq("broken"), False, (
-        "p-proj001_s-seq001_d-broken_v001_f0002.png: ", "corrupt PNG header")),
+    Case(
+        seq("broken"), False, ("p-proj001_s-seq001_d-broken_v001_f0002.png: ", "corrupt PNG header")
+    ),
     # homogeneous descriptor (the asset name leaves the descriptor out)
-    Case("seqs/p-proj001_s-seq002_v001", False, (
-        "descriptor values are homogeneous within each asset",)),
+    Case(
+        "seqs/p-proj001_s-seq002_v001",
+        False,
+        ("descriptor values are homogeneous within each asset",),
+    ),
     Case("seqs/p-proj001_s-seq002_v002", True),
     # files of two specifications in one asset directory
     Case(seq("mixed"), False, ("seq001", "seq002")),
     # files
     Case(img("good"), True),
-    Case(img("grey"), False, (
-        "p-proj001_s-img001_d-grey_v001.png: channels 1 fails isin([3, 4])",)),
+    Case(
+        img("grey"), False, ("p-proj001_s-img001_d-grey_v001.png: channels 1 fails isin([3, 4])",)
+    ),
     Case(img("tiny"), False, ("p-proj001_s-img001_d-tiny_v001.png: width 1 fails",)),
     Case(img("corrupt"), False, ("p-proj001_s-img001_d-corrupt_v001.png: ", "corrupt PNG header")),
     Case(img("empty"), False, ("p-proj001_s-img001_d-empty_v001.png: ", "(0 bytes)")),
@@ -232,9 +250,7 @@ def test_valid_files_keeps_only_files_of_valid_assets(built: Built) -> None:
     assert list(chosen.index) == list(range(len(chosen)))
 
 
-def test_asset_ids_are_deterministic_across_roots(
-    tmp_path: Path, built: Built
-) -> None:
+def test_asset_ids_are_deterministic_across_roots(tmp_path: Path, built: Built) -> None:
     root = tmp_path / "another root" / "ingress"
     build_ingress(root)
     files = build_file_table(root, built.specs)
@@ -256,7 +272,7 @@ def test_empty_file_table_gives_empty_asset_table(tmp_path: Path, specs: Specs) 
 
 # --- the README's example ------------------------------------------------------------------
 
-README_SPEC = '''
+README_SPEC = """
 import pandera.pandas as pa
 from pandera.typing import Series
 
@@ -279,7 +295,7 @@ class Spec001(SequenceSpecification):
 class Spec002(SequenceSpecification):
     filename_fields = ("project", "specification", "descriptor", "version", "frame", "extension")
     frame: Series[int] = pa.Field(is_frame=True)
-'''
+"""
 
 
 def test_readme_example(tmp_path: Path, write_spec: object) -> None:
@@ -304,13 +320,21 @@ def test_readme_example(tmp_path: Path, write_spec: object) -> None:
     # The README's metadata for the third frame.
     third = files[files["filename"].str.endswith("running-cat_v001_c0000-0005_f0003.png")].iloc[0]
     assert {
-        "project": third["project"], "specification": third["specification"],
-        "descriptor": third["descriptor"], "version": third["version"],
-        "coordinate": list(third["coordinate"]), "frame": third["frame"],
+        "project": third["project"],
+        "specification": third["specification"],
+        "descriptor": third["descriptor"],
+        "version": third["version"],
+        "coordinate": list(third["coordinate"]),
+        "frame": third["frame"],
         "extension": third["extension"],
     } == {
-        "project": "cat001", "specification": "spec001", "descriptor": "running-cat",
-        "version": 1, "coordinate": [0, 5], "frame": 3, "extension": "png",
+        "project": "cat001",
+        "specification": "spec001",
+        "descriptor": "running-cat",
+        "version": 1,
+        "coordinate": [0, 5],
+        "frame": 3,
+        "extension": "png",
     }
 
 
@@ -322,7 +346,9 @@ EXAMPLE_VERDICTS = {
     "cat001/img001/p-cat001_s-img001_d-calico-portrait_v001.png": (True, ""),
     "cat001/tex001/p-cat001_s-tex001_d-fur_v001": (True, ""),
     "cat001/raw001/p-cat001_s-raw001_d-running-cat_v001": (
-        False, "p-cat001_s-raw001_d-Running-Cat_v001_f0002.png: Illegal descriptor"),
+        False,
+        "p-cat001_s-raw001_d-Running-Cat_v001_f0002.png: Illegal descriptor",
+    ),
     "cat001/raw001/p-cat001_s-raw001_d-rgba-frames_v001": (False, "channels 4 fails"),
     "cat001/raw001/p-cat001_s-raw001_d-gap_v001": (False, "frame values are contiguous"),
     "cat001/img001/p-cat001_s-img001_d-corrupt_v001.png": (False, "cannot read image header"),

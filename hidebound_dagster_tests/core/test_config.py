@@ -50,8 +50,12 @@ def with_secrets(dirs: dict[str, Path], **extra: Any) -> dict[str, Any]:
         dirs,
         dask={"gateway_api_token": SECRETS["gateway_api_token"], "gateway_api_user": "hb-user"},
         exporters=[
-            {"name": "s3", "access_key": SECRETS["access_key"],
-             "secret_key": SECRETS["secret_key"], "bucket": "my-bucket"},
+            {
+                "name": "s3",
+                "access_key": SECRETS["access_key"],
+                "secret_key": SECRETS["secret_key"],
+                "bucket": "my-bucket",
+            },
             {"name": "girder", "api_key": SECRETS["api_key"], "root_id": SECRETS["root_id"]},
             {"name": "disk", "target_directory": "/mnt/archive"},
         ],
@@ -134,40 +138,66 @@ def test_exporter_defaults(dirs: dict[str, Path]) -> None:
         ({"staging_directory": "/does/not/exist/hidebound"}, "staging_directory", "parent"),
         ({"dask": {"cluster_type": "slurm"}}, "dask.cluster_type", "'threads'"),
         ({"dask": {"num_partitions": 0}}, "dask.num_partitions", "greater than or equal to 1"),
-        ({"dask": {"local_multiprocessing": "sometimes"}}, "dask.local_multiprocessing",
-         "boolean"),
+        ({"dask": {"local_multiprocessing": "sometimes"}}, "dask.local_multiprocessing", "boolean"),
         ({"exporters": [{"name": "ftp"}]}, "exporters.0", "'disk', 's3', 'girder'"),
         ({"exporters": [{"target_directory": "/x"}]}, "exporters.0", "name"),
-        ({"exporters": [{"name": "disk"}]}, "exporters.0.disk.target_directory",
-         "required key is missing"),
-        ({"exporters": [{"name": "s3", "access_key": "a", "secret_key": "b",
-                         "bucket": "Bad_Bucket"}]}, "exporters.0.s3.bucket",
-         "not a valid bucket name"),
-        ({"exporters": [{"name": "s3", "access_key": "a", "secret_key": "b", "bucket": "ab"}]},
-         "exporters.0.s3.bucket", "not a valid bucket name"),
-        ({"exporters": [{"name": "s3", "access_key": "a", "secret_key": "b",
-                         "bucket": "-abc"}]}, "exporters.0.s3.bucket", "not a valid bucket name"),
-        ({"exporters": [{"name": "s3", "access_key": "a"}]}, "exporters.0.s3.bucket",
-         "required key is missing"),
-        ({"exporters": [{"name": "girder", "api_key": "k"}]}, "exporters.0.girder.root_id",
-         "required key is missing"),
-        ({"exporters": [{"name": "girder", "api_key": "k", "root_id": "r", "port": 80}]},
-         "exporters.0.girder.port", "greater than 1023"),
-        ({"exporters": [{"name": "girder", "api_key": "k", "root_id": "r", "port": 70000}]},
-         "exporters.0.girder.port", "less than 65536"),
-        ({"exporters": [{"name": "disk", "target_directory": "/x", "metadata_types": ["blob"]}]},
-         "exporters.0.disk.metadata_types.0", "'asset'"),
-        ({"webhooks": [{"url": "http://x/hook", "method": "GET"}]}, "webhooks.0.method",
-         "'get'"),
+        (
+            {"exporters": [{"name": "disk"}]},
+            "exporters.0.disk.target_directory",
+            "required key is missing",
+        ),
+        (
+            {
+                "exporters": [
+                    {"name": "s3", "access_key": "a", "secret_key": "b", "bucket": "Bad_Bucket"}
+                ]
+            },
+            "exporters.0.s3.bucket",
+            "not a valid bucket name",
+        ),
+        (
+            {"exporters": [{"name": "s3", "access_key": "a", "secret_key": "b", "bucket": "ab"}]},
+            "exporters.0.s3.bucket",
+            "not a valid bucket name",
+        ),
+        (
+            {"exporters": [{"name": "s3", "access_key": "a", "secret_key": "b", "bucket": "-abc"}]},
+            "exporters.0.s3.bucket",
+            "not a valid bucket name",
+        ),
+        (
+            {"exporters": [{"name": "s3", "access_key": "a"}]},
+            "exporters.0.s3.bucket",
+            "required key is missing",
+        ),
+        (
+            {"exporters": [{"name": "girder", "api_key": "k"}]},
+            "exporters.0.girder.root_id",
+            "required key is missing",
+        ),
+        (
+            {"exporters": [{"name": "girder", "api_key": "k", "root_id": "r", "port": 80}]},
+            "exporters.0.girder.port",
+            "greater than 1023",
+        ),
+        (
+            {"exporters": [{"name": "girder", "api_key": "k", "root_id": "r", "port": 70000}]},
+            "exporters.0.girder.port",
+            "less than 65536",
+        ),
+        (
+            {"exporters": [{"name": "disk", "target_directory": "/x", "metadata_types": ["blob"]}]},
+            "exporters.0.disk.metadata_types.0",
+            "'asset'",
+        ),
+        ({"webhooks": [{"url": "http://x/hook", "method": "GET"}]}, "webhooks.0.method", "'get'"),
         ({"webhooks": [{"method": "get"}]}, "webhooks.0.url", "required key is missing"),
         ({"settle_seconds": -1}, "settle_seconds", "greater than or equal to 0"),
         ({"schedule_cron": "0 * * *"}, "schedule_cron", "not a cron string of 5 fields"),
         ({"schedule_timezone": "Mars/Olympus"}, "schedule_timezone", "not a known time zone"),
     ],
 )
-def test_bad_value(
-    dirs: dict[str, Path], change: dict[str, Any], location: str, text: str
-) -> None:
+def test_bad_value(dirs: dict[str, Path], change: dict[str, Any], location: str, text: str) -> None:
     problems = problems_of({**minimal(dirs), **change})
     assert any(p.startswith(f"{location}: ") and text in p for p in problems), problems
 
@@ -177,17 +207,42 @@ def test_bad_value(
     [
         ({"ingres_directory": "/x"}, "ingres_directory"),
         ({"dask": {"num_workers": 2}}, "dask.num_workers"),
-        ({"exporters": [{"name": "disk", "target_directory": "/x", "bucket": "b"}]},
-         "exporters.0.disk.bucket"),
-        ({"exporters": [{"name": "s3", "access_key": "a", "secret_key": "b", "bucket": "bkt",
-                         "regin": "eu-west-1"}]}, "exporters.0.s3.regin"),
-        ({"exporters": [{"name": "girder", "api_key": "a", "root_id": "b", "dask": {"x": 1}}]},
-         "exporters.0.girder.dask.x"),
-        ({"webhooks": [{"url": "http://x", "method": "get", "verify": False}]},
-         "webhooks.0.verify"),
-        ({"dask": {"gateway_cluster_options": [
-            {"field": "f", "label": "l", "default": 1, "option_type": "int", "extra": 1}]}},
-         "dask.gateway_cluster_options.0.extra"),
+        (
+            {"exporters": [{"name": "disk", "target_directory": "/x", "bucket": "b"}]},
+            "exporters.0.disk.bucket",
+        ),
+        (
+            {
+                "exporters": [
+                    {
+                        "name": "s3",
+                        "access_key": "a",
+                        "secret_key": "b",
+                        "bucket": "bkt",
+                        "regin": "eu-west-1",
+                    }
+                ]
+            },
+            "exporters.0.s3.regin",
+        ),
+        (
+            {"exporters": [{"name": "girder", "api_key": "a", "root_id": "b", "dask": {"x": 1}}]},
+            "exporters.0.girder.dask.x",
+        ),
+        (
+            {"webhooks": [{"url": "http://x", "method": "get", "verify": False}]},
+            "webhooks.0.verify",
+        ),
+        (
+            {
+                "dask": {
+                    "gateway_cluster_options": [
+                        {"field": "f", "label": "l", "default": 1, "option_type": "int", "extra": 1}
+                    ]
+                }
+            },
+            "dask.gateway_cluster_options.0.extra",
+        ),
     ],
 )
 def test_unknown_keys_at_any_level(
@@ -197,27 +252,39 @@ def test_unknown_keys_at_any_level(
 
 
 def test_many_field_problems_in_one_error(dirs: dict[str, Path]) -> None:
-    problems = problems_of({
-        "ingress_directory": str(dirs["root"] / "missing"),
-        "staging_directory": str(dirs["root"] / "staging"),
-        "write_mode": "copyy",
-        "workflow": ["update", "destroy"],
-        "include_regex": "(",
-        "exclude_regex": "[",
-        "bogus": 1,
-        "dask": {"cluster_type": "x", "nope": 2},
-        "exporters": [
-            {"name": "ftp"},
-            {"name": "s3", "access_key": "a", "secret_key": "b", "bucket": "Bad_Bucket"},
-            {"name": "girder", "api_key": "k", "root_id": "r", "port": 80},
-        ],
-        "webhooks": [{"url": "http://x/hook", "method": "GETT"}],
-    })
+    problems = problems_of(
+        {
+            "ingress_directory": str(dirs["root"] / "missing"),
+            "staging_directory": str(dirs["root"] / "staging"),
+            "write_mode": "copyy",
+            "workflow": ["update", "destroy"],
+            "include_regex": "(",
+            "exclude_regex": "[",
+            "bogus": 1,
+            "dask": {"cluster_type": "x", "nope": 2},
+            "exporters": [
+                {"name": "ftp"},
+                {"name": "s3", "access_key": "a", "secret_key": "b", "bucket": "Bad_Bucket"},
+                {"name": "girder", "api_key": "k", "root_id": "r", "port": 80},
+            ],
+            "webhooks": [{"url": "http://x/hook", "method": "GETT"}],
+        }
+    )
     locations = {problem.partition(": ")[0] for problem in problems}
     assert {
-        "ingress_directory", "staging_directory", "write_mode", "workflow.1", "include_regex",
-        "exclude_regex", "bogus", "dask.cluster_type", "dask.nope", "exporters.0",
-        "exporters.1.s3.bucket", "exporters.2.girder.port", "webhooks.0.method",
+        "ingress_directory",
+        "staging_directory",
+        "write_mode",
+        "workflow.1",
+        "include_regex",
+        "exclude_regex",
+        "bogus",
+        "dask.cluster_type",
+        "dask.nope",
+        "exporters.0",
+        "exporters.1.s3.bucket",
+        "exporters.2.girder.port",
+        "webhooks.0.method",
     } <= locations
 
 
@@ -240,13 +307,23 @@ def test_cross_field_problems_are_reported_with_field_problems(tmp_path: Path) -
     """Staging inside ingress AND a bad write_mode AND an S3 exporter with an unknown region
     and a bad bucket: all four are reported in one error."""
     (tmp_path / "outer").mkdir()
-    problems = problems_of({
-        "ingress_directory": "outer",
-        "staging_directory": "outer/hidebound",
-        "write_mode": "copyy",
-        "exporters": [{"name": "s3", "access_key": "a", "secret_key": "b", "bucket": "B_",
-                       "region": "mars-north-1"}],
-    }, tmp_path)
+    problems = problems_of(
+        {
+            "ingress_directory": "outer",
+            "staging_directory": "outer/hidebound",
+            "write_mode": "copyy",
+            "exporters": [
+                {
+                    "name": "s3",
+                    "access_key": "a",
+                    "secret_key": "b",
+                    "bucket": "B_",
+                    "region": "mars-north-1",
+                }
+            ],
+        },
+        tmp_path,
+    )
     text = "\n".join(problems)
     assert "write_mode" in text
     assert "not a valid bucket name" in text
@@ -259,24 +336,49 @@ def test_model_level_rules(dirs: dict[str, Path]) -> None:
     assert any("needs a scheduler_address" in p for p in problems)
     problems = problems_of(minimal(dirs, dask={"gateway_min_workers": 9}))
     assert any("gateway_min_workers must not exceed gateway_max_workers" in p for p in problems)
-    problems = problems_of(minimal(dirs, exporters=[
-        {"name": "s3", "access_key": "a", "secret_key": "b", "bucket": "bkt", "region": "mars"}
-    ]))
+    problems = problems_of(
+        minimal(
+            dirs,
+            exporters=[
+                {
+                    "name": "s3",
+                    "access_key": "a",
+                    "secret_key": "b",
+                    "bucket": "bkt",
+                    "region": "mars",
+                }
+            ],
+        )
+    )
     assert any("mars is not a valid AWS region" in p for p in problems)
     # Any region works with an endpoint_url (S3-compatible stores).
-    validate_config(minimal(dirs, exporters=[
-        {"name": "s3", "access_key": "a", "secret_key": "b", "bucket": "bkt", "region": "mars",
-         "endpoint_url": "http://127.0.0.1:9000"}
-    ]))
+    validate_config(
+        minimal(
+            dirs,
+            exporters=[
+                {
+                    "name": "s3",
+                    "access_key": "a",
+                    "secret_key": "b",
+                    "bucket": "bkt",
+                    "region": "mars",
+                    "endpoint_url": "http://127.0.0.1:9000",
+                }
+            ],
+        )
+    )
 
 
 def test_specification_file_problems_are_config_problems(dirs: dict[str, Path]) -> None:
     broken = dirs["root"] / "broken.py"
     broken.write_text("def broken(:\n")
-    problems = problems_of(minimal(
-        dirs, specification_files=[str(broken), str(dirs["root"] / "missing.py")],
-        write_mode="x",
-    ))
+    problems = problems_of(
+        minimal(
+            dirs,
+            specification_files=[str(broken), str(dirs["root"] / "missing.py")],
+            write_mode="x",
+        )
+    )
     text = "\n".join(problems)
     assert "specification_files" in text
     assert f"{broken}: could not be imported: SyntaxError" in text
@@ -294,8 +396,9 @@ def write_config(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["hidebound.yaml", "hidebound.yml", "hidebound.json",
-                                  "HIDEBOUND.YAML", "config.JSON"])
+@pytest.mark.parametrize(
+    "name", ["hidebound.yaml", "hidebound.yml", "hidebound.json", "HIDEBOUND.YAML", "config.JSON"]
+)
 def test_relative_paths_resolve_against_the_config_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
@@ -307,13 +410,16 @@ def test_relative_paths_resolve_against_the_config_file(
         "from hidebound_dagster.core.specification import FileSpecification\n\n\n"
         "class Raw001(FileSpecification):\n    pass\n"
     )
-    path = write_config(config_dir / name, {
-        "ingress_directory": "data/ingress",
-        "staging_directory": "data/hidebound",
-        "specification_files": ["specs/raw.py", "specs"],
-        "write_mode": "move",
-        "workflow": ["update", "create"],
-    })
+    path = write_config(
+        config_dir / name,
+        {
+            "ingress_directory": "data/ingress",
+            "staging_directory": "data/hidebound",
+            "specification_files": ["specs/raw.py", "specs"],
+            "write_mode": "move",
+            "workflow": ["update", "create"],
+        },
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -327,17 +433,23 @@ def test_relative_paths_resolve_against_the_config_file(
 
 def test_relative_disk_target_resolves_against_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "conf" / "ingress").mkdir(parents=True)
-    path = write_config(tmp_path / "conf" / "h.yaml", {
-        "ingress_directory": "ingress", "staging_directory": "hidebound",
-        "exporters": [{"name": "disk", "target_directory": "../exported"}],
-    })
+    path = write_config(
+        tmp_path / "conf" / "h.yaml",
+        {
+            "ingress_directory": "ingress",
+            "staging_directory": "hidebound",
+            "exporters": [{"name": "disk", "target_directory": "../exported"}],
+        },
+    )
     assert load_config(path).exporters[0].target_directory == tmp_path / "exported"
 
 
 def test_relative_config_file_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "conf" / "ingress").mkdir(parents=True)
-    write_config(tmp_path / "conf" / "h.yaml",
-                 {"ingress_directory": "ingress", "staging_directory": "hidebound"})
+    write_config(
+        tmp_path / "conf" / "h.yaml",
+        {"ingress_directory": "ingress", "staging_directory": "hidebound"},
+    )
     monkeypatch.chdir(tmp_path)
     assert load_config("conf/h.yaml").ingress_directory == tmp_path / "conf" / "ingress"
 
@@ -430,8 +542,9 @@ def test_environment_variables(dirs: dict[str, Path], tmp_path: Path) -> None:
         "HIDEBOUND_DASK_NUM_PARTITIONS": "4",
         "HIDEBOUND_DASK_LOCAL_NUM_WORKERS": "3",
         "HIDEBOUND_DASK_GATEWAY_API_USER": "me",
-        "HIDEBOUND_DASK_GATEWAY_CLUSTER_OPTIONS":
-            "[{field: image, label: Image, default: 'x:1', option_type: string}]",
+        "HIDEBOUND_DASK_GATEWAY_CLUSTER_OPTIONS": (
+            "[{field: image, label: Image, default: 'x:1', option_type: string}]"
+        ),
         "UNRELATED": "ignored",
     }
     assert config_from_env(environ)["workflow"] == ["update", "create"]
@@ -461,18 +574,26 @@ def test_environment_variables(dirs: dict[str, Path], tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("true", True), ("True", True), ("TRUE", True), ("false", False), ("False", False),
-     ("FALSE", False)],
+    [
+        ("true", True),
+        ("True", True),
+        ("TRUE", True),
+        ("false", False),
+        ("False", False),
+        ("FALSE", False),
+    ],
 )
 def test_environment_booleans_in_any_case(
     dirs: dict[str, Path], value: str, expected: bool
 ) -> None:
-    config = load_config(environ={
-        **env_base(dirs),
-        "HIDEBOUND_DASK_LOCAL_MULTIPROCESSING": value,
-        "HIDEBOUND_DASK_GATEWAY_SHUTDOWN_ON_CLOSE": value,
-        "HIDEBOUND_REDACT_HASH": value,
-    })
+    config = load_config(
+        environ={
+            **env_base(dirs),
+            "HIDEBOUND_DASK_LOCAL_MULTIPROCESSING": value,
+            "HIDEBOUND_DASK_GATEWAY_SHUTDOWN_ON_CLOSE": value,
+            "HIDEBOUND_REDACT_HASH": value,
+        }
+    )
     assert config.dask.local_multiprocessing is expected
     assert config.dask.gateway_shutdown_on_close is expected
     assert config.redact_hash is expected
@@ -483,20 +604,25 @@ def test_environment_relative_paths_resolve_against_cwd(
 ) -> None:
     (tmp_path / "ingress").mkdir()
     monkeypatch.chdir(tmp_path)
-    config = load_config(environ={
-        "HIDEBOUND_INGRESS_DIRECTORY": "ingress", "HIDEBOUND_STAGING_DIRECTORY": "hidebound",
-    })
+    config = load_config(
+        environ={
+            "HIDEBOUND_INGRESS_DIRECTORY": "ingress",
+            "HIDEBOUND_STAGING_DIRECTORY": "hidebound",
+        }
+    )
     assert config.ingress_directory == tmp_path / "ingress"
 
 
 def test_environment_problems_are_listed_at_once(dirs: dict[str, Path]) -> None:
     with pytest.raises(ConfigError) as raised:
-        load_config(environ={
-            **env_base(dirs),
-            "HIDEBOUND_WRITE_MODE": "m",
-            "HIDEBOUND_DASK_LOCAL_NUM_WORKERS": "many",
-            "HIDEBOUND_DASK_BOGUS": "1",
-        })
+        load_config(
+            environ={
+                **env_base(dirs),
+                "HIDEBOUND_WRITE_MODE": "m",
+                "HIDEBOUND_DASK_LOCAL_NUM_WORKERS": "many",
+                "HIDEBOUND_DASK_BOGUS": "1",
+            }
+        )
     text = str(raised.value)
     assert "write_mode" in text
     assert "dask.local_num_workers" in text
@@ -566,9 +692,17 @@ def test_redaction_keeps_none_and_non_secrets(dirs: dict[str, Path]) -> None:
     assert shown["exporters"][2]["target_directory"] == "/mnt/archive"
     assert shown["ingress_directory"] == str(dirs["ingress"])
     assert shown["webhooks"][0]["method"] == "post"
-    empty = redacted(validate_config(minimal(dirs, exporters=[
-        {"name": "s3", "bucket": "my-bucket"}, {"name": "girder", "root_id": "r"},
-    ])))
+    empty = redacted(
+        validate_config(
+            minimal(
+                dirs,
+                exporters=[
+                    {"name": "s3", "bucket": "my-bucket"},
+                    {"name": "girder", "root_id": "r"},
+                ],
+            )
+        )
+    )
     assert empty["dask"]["gateway_api_token"] is None
     assert empty["exporters"][0]["access_key"] is None  # a missing secret stays None
     assert empty["exporters"][0]["secret_key"] is None
@@ -578,8 +712,10 @@ def test_redaction_keeps_none_and_non_secrets(dirs: dict[str, Path]) -> None:
 
 def test_redaction_follows_redact_regex(dirs: dict[str, Path]) -> None:
     shown = redacted(validate_config(with_secrets(dirs, redact_regex="bucket$")))
-    assert shown["exporters"][0]["bucket"] == "hash-" + sha_hash("my-bucket")[:len(
-        shown["exporters"][0]["bucket"]) - 5]
+    assert (
+        shown["exporters"][0]["bucket"]
+        == "hash-" + sha_hash("my-bucket")[: len(shown["exporters"][0]["bucket"]) - 5]
+    )
     # Secrets stay secret even when the regex does not name them.
     assert shown["exporters"][0]["secret_key"].startswith("hash-")
     assert shown["webhooks"][0]["url"].startswith("hash-")
@@ -602,8 +738,14 @@ def test_no_secret_in_config_errors(dirs: dict[str, Path]) -> None:
     data["exporters"].append({"name": "ftp", "api_key": SECRETS["api_key"]})
     data["exporters"].append(SECRETS["secret_key"])
     data["webhooks"][0]["method"] = "GETT"
-    data["webhooks"].append({"url": 12345, "headers": {"Authorization": SECRETS["api_key"]},
-                             "method": "get", "timeout": SECRETS["root_id"]})
+    data["webhooks"].append(
+        {
+            "url": 12345,
+            "headers": {"Authorization": SECRETS["api_key"]},
+            "method": "get",
+            "timeout": SECRETS["root_id"],
+        }
+    )
     data["dask"]["gateway_api_token"] = ["not", "a", "string", SECRETS["gateway_api_token"]]
     with pytest.raises(ConfigError) as raised:
         validate_config(data)

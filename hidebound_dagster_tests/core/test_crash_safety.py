@@ -42,8 +42,13 @@ class Worker:
     def __init__(self, log: Path) -> None:
         self.stderr = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, str(WORKER), "--serve"], cwd=REPO, text=True, bufsize=1,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+            [sys.executable, str(WORKER), "--serve"],
+            cwd=REPO,
+            text=True,
+            bufsize=1,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.history: list[str] = []
@@ -65,8 +70,9 @@ class Worker:
             try:
                 line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"no {prefix!r} line within {timeout} s; "
-                                     f"seen {self.history[-5:]}") from None
+                raise AssertionError(
+                    f"no {prefix!r} line within {timeout} s; seen {self.history[-5:]}"
+                ) from None
             if line.startswith("error"):
                 raise AssertionError(f"worker failed: {line}")
             if line.startswith(prefix):
@@ -96,10 +102,17 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """300 tiny PNG frames in three valid sequences, and their manifest (path -> sha256)."""
     root = tmp_path_factory.mktemp("pristine") / "ingress"
     for index in range(SEQUENCES):
-        write_frames(root, f"cat001/raw001/p-cat001_s-raw001_d-crash{index}_v001",
-                     range(1, FRAMES + 1), size=(2, 2))
-    manifest = {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(root.rglob("*")) if p.is_file()}
+        write_frames(
+            root,
+            f"cat001/raw001/p-cat001_s-raw001_d-crash{index}_v001",
+            range(1, FRAMES + 1),
+            size=(2, 2),
+        )
+    manifest = {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
     assert len(manifest) == SEQUENCES * FRAMES
     return {"root": root, "manifest": manifest}
 
@@ -136,8 +149,11 @@ def intact(path: Path, digest: str) -> bool:
 def where(manifest: dict[str, str], ingress: Path, staging: Path) -> dict[str, set[str]]:
     """For each original file, where an intact copy is: {'ingress', 'content'} or a subset."""
     return {
-        relative: {name for name, root in (("ingress", ingress), ("content", staging / "content"))
-                   if intact(root / relative, digest)}
+        relative: {
+            name
+            for name, root in (("ingress", ingress), ("content", staging / "content"))
+            if intact(root / relative, digest)
+        }
         for relative, digest in manifest.items()
     }
 
@@ -174,8 +190,11 @@ def run_to_exit(worker: Worker, ingress: Path, staging: Path, mode: str) -> dict
     start = len(worker.history)
     code = int(worker.expect("exit", timeout=120)[2])
     assert code == 0, worker.history[start:]
-    return {line.split()[0]: float(line.split()[1]) for line in worker.history[start:]
-            if line.split()[0] in ("staging", "staged", "done")}
+    return {
+        line.split()[0]: float(line.split()[1])
+        for line in worker.history[start:]
+        if line.split()[0] in ("staging", "staged", "done")
+    }
 
 
 def killed_run(

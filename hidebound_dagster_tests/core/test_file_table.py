@@ -66,10 +66,20 @@ def test_one_row_per_file_with_facts(table: pd.DataFrame, ingress: Ingress) -> N
     assert image["filepath"] == str(ingress.root / IMG)
     assert image["size"] == (ingress.root / IMG).stat().st_size
     assert list(table.columns[:6]) == [
-        "filepath_relative", "filename", "specification", "asset_type", "asset_name", "asset_path",
+        "filepath_relative",
+        "filename",
+        "specification",
+        "asset_type",
+        "asset_name",
+        "asset_path",
     ]
     assert list(table.columns[-6:]) == [
-        "file_error", "size", "mtime_ns", "filepath", "file_id", "asset_id",
+        "file_error",
+        "size",
+        "mtime_ns",
+        "filepath",
+        "file_id",
+        "asset_id",
     ]
 
 
@@ -106,9 +116,7 @@ def test_complex_asset_files_in_sub_directories(table: pd.DataFrame) -> None:
     assert tiles["file_error"].isna().all()
 
 
-def test_complex_asset_is_the_nearest_ancestor_named_after_it(
-    tmp_path: Path, specs: Specs
-) -> None:
+def test_complex_asset_is_the_nearest_ancestor_named_after_it(tmp_path: Path, specs: Specs) -> None:
     """The asset name appears twice up the tree: the deeper directory is the asset."""
     outer = "p-proj001_s-tex001_d-fur_v001"
     write_tiles(tmp_path, f"{outer}/x/{outer}", [(0, 0)], name=outer)
@@ -124,9 +132,7 @@ def test_complex_file_outside_any_asset_directory(tmp_path: Path, specs: Specs) 
     assert row["file_error"] == "No directory named p-proj001_s-tex001_d-lost_v001 holds this file."
 
 
-def test_sequence_file_at_ingress_root_has_no_asset_directory(
-    tmp_path: Path, specs: Specs
-) -> None:
+def test_sequence_file_at_ingress_root_has_no_asset_directory(tmp_path: Path, specs: Specs) -> None:
     write_frames(tmp_path, "", [1], name="p-proj001_s-seq001_d-walk_v001")
     row = build_file_table(tmp_path, specs).iloc[0]
     assert pd.isna(row["asset_path"])
@@ -139,9 +145,13 @@ def test_directory_name_mismatch_is_a_path_error(tmp_path: Path, specs: Specs) -
     )
     row = build_file_table(tmp_path, specs).iloc[0]
     assert row["asset_path"] == "p-proj001_s-seq001_d-walk_v001"
-    assert row["path_error"] == row["file_error"] == (
-        "Invalid asset directory name. Expecting: p-proj001_s-seq001_d-run_v001. "
-        "Found: p-proj001_s-seq001_d-walk_v001."
+    assert (
+        row["path_error"]
+        == row["file_error"]
+        == (
+            "Invalid asset directory name. Expecting: p-proj001_s-seq001_d-run_v001. "
+            "Found: p-proj001_s-seq001_d-walk_v001."
+        )
     )
 
 
@@ -229,17 +239,16 @@ def test_parallel_mapper_gives_the_same_table(tmp_path: Path, specs: Specs) -> N
     root = build_ingress(tmp_path / "ingress")
     serial = build_file_table(root, specs, chunks=1)
     threaded = build_file_table(root, specs, mapper=thread_mapper(4), chunks=5)
-    pd.testing.assert_frame_equal(serial.drop(columns="coordinate"),
-                                  threaded.drop(columns="coordinate"))
+    pd.testing.assert_frame_equal(
+        serial.drop(columns="coordinate"), threaded.drop(columns="coordinate")
+    )
     assert serial["coordinate"].astype(str).tolist() == threaded["coordinate"].astype(str).tolist()
 
 
 # --- identity ------------------------------------------------------------------------------
 
 
-def test_ids_are_uuid5_of_relative_paths_and_deterministic(
-    tmp_path: Path, specs: Specs
-) -> None:
+def test_ids_are_uuid5_of_relative_paths_and_deterministic(tmp_path: Path, specs: Specs) -> None:
     first = build_file_table(build_ingress(tmp_path / "one" / "ingress"), specs)
     second = build_file_table(build_ingress(tmp_path / "two" / "other name"), specs)
     assert first["file_id"].tolist() == second["file_id"].tolist()

@@ -30,13 +30,33 @@ FILE_COUNTS = {PORTRAIT: 1, JUMP: 3, FUR: 8}
 
 #: The reference's keys (section 4.5) in its order, then the ones BEHAVIOR.md adds.
 FILE_KEYS = [
-    "asset_id", "asset_path", "asset_path_relative", "asset_name", "asset_type", "file_id",
-    "file_traits", "filename", "filepath", "filepath_relative", "ingress_filepath", "size",
+    "asset_id",
+    "asset_path",
+    "asset_path_relative",
+    "asset_name",
+    "asset_type",
+    "file_id",
+    "file_traits",
+    "filename",
+    "filepath",
+    "filepath_relative",
+    "ingress_filepath",
+    "size",
     "sha256",
 ]
 ASSET_KEYS = [
-    "asset_id", "asset_path", "asset_path_relative", "asset_name", "asset_traits", "asset_type",
-    "file_ids", "filenames", "filepaths", "filepaths_relative", "ingress_filepaths", "sizes",
+    "asset_id",
+    "asset_path",
+    "asset_path_relative",
+    "asset_name",
+    "asset_traits",
+    "asset_type",
+    "file_ids",
+    "filenames",
+    "filepaths",
+    "filepaths_relative",
+    "ingress_filepaths",
+    "sizes",
     "sha256s",
 ]
 CHUNK_NAME = re.compile(r"^hidebound-(asset|file)-chunk_\d{4}-\d\d-\d\dT-\d\d-\d\d-\d\d\.json$")
@@ -159,8 +179,14 @@ def test_file_records_point_at_staging_and_remember_ingress(
 def test_file_traits_hold_the_name_fields_and_the_file_traits(staged: dict) -> None:
     by_name = {r["filename"]: r["file_traits"] for r in staged["files"]}
     assert by_name[Path(PORTRAIT).name] == {
-        "project": "cat001", "specification": "img001", "descriptor": "portrait", "version": 1,
-        "extension": "png", "width": 5, "height": 3, "channels": 4,
+        "project": "cat001",
+        "specification": "img001",
+        "descriptor": "portrait",
+        "version": 1,
+        "extension": "png",
+        "width": 5,
+        "height": 3,
+        "channels": 4,
     }
     frame = by_name["p-cat001_s-raw001_d-jump_v001_f0002.png"]
     assert frame["frame"] == 2 and frame["width"] == 3 and frame["channels"] == 1
@@ -232,10 +258,18 @@ def test_asset_traits_are_lists_aligned_per_file(staged: dict) -> None:
 def test_asset_traits_put_none_where_a_file_lacks_a_trait() -> None:
     def record(name: str, traits: dict) -> dict:
         return {
-            "asset_id": "a", "asset_path": "/s/content/x", "asset_path_relative": "x",
-            "asset_name": "x", "asset_type": "sequence", "file_id": name, "file_traits": traits,
-            "filename": name, "filepath": f"/s/content/x/{name}",
-            "filepath_relative": f"x/{name}", "ingress_filepath": f"/i/x/{name}", "size": 1,
+            "asset_id": "a",
+            "asset_path": "/s/content/x",
+            "asset_path_relative": "x",
+            "asset_name": "x",
+            "asset_type": "sequence",
+            "file_id": name,
+            "file_traits": traits,
+            "filename": name,
+            "filepath": f"/s/content/x/{name}",
+            "filepath_relative": f"x/{name}",
+            "ingress_filepath": f"/i/x/{name}",
+            "size": 1,
             "sha256": "0" * 64,
         }
 
@@ -246,7 +280,9 @@ def test_asset_traits_put_none_where_a_file_lacks_a_trait() -> None:
     ]
     (asset,) = asset_records(files)
     assert asset["asset_traits"] == {
-        "frame": [1, 2, 3], "width": [4, None, 4], "note": [None, None, "late"],
+        "frame": [1, 2, 3],
+        "width": [4, None, 4],
+        "note": [None, None, "late"],
     }
     assert asset["file_ids"] == ["f1", "f2", "f3"]
 
@@ -266,9 +302,7 @@ def test_chunks_are_json_lists_with_one_record_per_file_and_asset(
     assert files == staged["files"]
     assert assets == staged["assets"]
     assert sorted(r["file_id"] for r in files) == sorted(load_dir(staging / "metadata" / "file"))
-    assert sorted(r["asset_id"] for r in assets) == sorted(
-        load_dir(staging / "metadata" / "asset")
-    )
+    assert sorted(r["asset_id"] for r in assets) == sorted(load_dir(staging / "metadata" / "asset"))
     assert len({r["file_id"] for r in files}) == 12
     assert len({r["asset_id"] for r in assets}) == 3
 
@@ -289,8 +323,11 @@ def test_chunk_names_carry_the_time_of_the_create(tmp_path: Path) -> None:
 def test_disk_full_while_writing_metadata_keeps_the_old_metadata_and_no_temporary_directory(
     staged: dict, staging: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = {p.relative_to(staging).as_posix(): p.read_bytes()
-              for p in (staging / "metadata").rglob("*") if p.is_file()}
+    before = {
+        p.relative_to(staging).as_posix(): p.read_bytes()
+        for p in (staging / "metadata").rglob("*")
+        if p.is_file()
+    }
     real = Path.write_text
     calls: list[Path] = []
 
@@ -304,7 +341,10 @@ def test_disk_full_while_writing_metadata_keeps_the_old_metadata_and_no_temporar
     with pytest.raises(OSError):
         write_metadata(staging, staged["files"], staged["assets"])
     monkeypatch.undo()
-    after = {p.relative_to(staging).as_posix(): p.read_bytes()
-             for p in (staging / "metadata").rglob("*") if p.is_file()}
+    after = {
+        p.relative_to(staging).as_posix(): p.read_bytes()
+        for p in (staging / "metadata").rglob("*")
+        if p.is_file()
+    }
     assert after == before
     assert sorted(p.name for p in staging.iterdir()) == [".manifest.json", "content", "metadata"]

@@ -52,7 +52,11 @@ def test_nested_files_sorted_with_sizes_and_mtimes(ingress: Path) -> None:
     table = scan_directory(ingress)
     assert list(table.columns) == SCAN_COLUMNS
     assert table["filepath_relative"].tolist() == [
-        ".DS_Store", "a/.DS_Store", "a/b/f.png", "a/g.jpg", "c.txt",
+        ".DS_Store",
+        "a/.DS_Store",
+        "a/b/f.png",
+        "a/g.jpg",
+        "c.txt",
     ]
     found = rows(table)
     assert found["a/b/f.png"]["filename"] == "f.png"

@@ -58,10 +58,14 @@ def assets(built: dict) -> pd.DataFrame:
 def test_search_by_file(files: pd.DataFrame, assets: pd.DataFrame) -> None:
     result = search(
         "SELECT filename, frame FROM data WHERE specification = 'raw001' AND frame = 2 "
-        "ORDER BY filename", files, assets, "file",
+        "ORDER BY filename",
+        files,
+        assets,
+        "file",
     )
     assert list(result["filename"]) == [
-        "p-cat001_s-raw001_d-gap_v001_f0002.png", "p-cat001_s-raw001_d-jump_v001_f0002.png",
+        "p-cat001_s-raw001_d-gap_v001_f0002.png",
+        "p-cat001_s-raw001_d-jump_v001_f0002.png",
     ]
     assert list(result["frame"]) == [2, 2]
 
@@ -71,15 +75,19 @@ def test_search_by_file_sees_every_file_including_those_without_an_asset(
 ) -> None:
     result = search("SELECT count(*) AS n FROM data", files, assets)
     assert result["n"].iloc[0] == 1 + 3 + 3 + 8 + 1
-    orphan = search("SELECT filename, asset_valid FROM data WHERE asset_path IS NULL",
-                    files, assets)
+    orphan = search(
+        "SELECT filename, asset_valid FROM data WHERE asset_path IS NULL", files, assets
+    )
     assert orphan.to_dict("records") == [{"filename": "notes.txt", "asset_valid": False}]
 
 
 def test_search_by_asset(files: pd.DataFrame, assets: pd.DataFrame) -> None:
     result = search(
         "SELECT asset_path, asset_type, file_count, asset_valid FROM data "
-        "WHERE asset_type = 'sequence' ORDER BY asset_path", files, assets, "asset",
+        "WHERE asset_type = 'sequence' ORDER BY asset_path",
+        files,
+        assets,
+        "asset",
     )
     assert result.to_dict("records") == [
         {"asset_path": GAP, "asset_type": "sequence", "file_count": 3, "asset_valid": False},
@@ -92,13 +100,17 @@ def test_search_by_asset(files: pd.DataFrame, assets: pd.DataFrame) -> None:
 def test_coordinates_are_split_into_x_y_z(files: pd.DataFrame, assets: pd.DataFrame) -> None:
     result = search(
         "SELECT filepath_relative, coordinate_x, coordinate_y, coordinate_z FROM data "
-        "WHERE specification = 'tex001' ORDER BY filepath_relative", files, assets,
+        "WHERE specification = 'tex001' ORDER BY filepath_relative",
+        files,
+        assets,
     )
     assert [(r.coordinate_x, r.coordinate_y) for r in result.itertuples()] == GRID * 2
     assert result["coordinate_z"].isna().all()
     others = search(
         "SELECT count(*) AS n FROM data WHERE specification <> 'tex001' "
-        "AND coordinate_x IS NULL AND coordinate_y IS NULL", files, assets,
+        "AND coordinate_x IS NULL AND coordinate_y IS NULL",
+        files,
+        assets,
     )
     assert others["n"].iloc[0] == 1 + 3 + 3
     columns = search("SELECT * FROM data LIMIT 1", files, assets).columns
@@ -107,8 +119,9 @@ def test_coordinates_are_split_into_x_y_z(files: pd.DataFrame, assets: pd.DataFr
 
 
 def test_coordinate_x_is_usable_in_where(files: pd.DataFrame, assets: pd.DataFrame) -> None:
-    result = search("SELECT filename FROM data WHERE coordinate_x = 1 AND coordinate_y = 0",
-                    files, assets)
+    result = search(
+        "SELECT filename FROM data WHERE coordinate_x = 1 AND coordinate_y = 0", files, assets
+    )
     assert sorted(result["filename"]) == ["p-cat001_s-tex001_d-fur_v001_c0001-0000.png"] * 2
 
 
@@ -116,10 +129,16 @@ def test_coordinate_x_is_usable_in_where(files: pd.DataFrame, assets: pd.DataFra
     ("group_by", "query", "expected"),
     [
         ("file", "SELECT DISTINCT asset_path FROM data WHERE asset_valid", [FUR, PORTRAIT, JUMP]),
-        ("file", "SELECT DISTINCT asset_path FROM data WHERE NOT asset_valid "
-                 "AND asset_path IS NOT NULL", [GAP]),
-        ("file", "SELECT DISTINCT asset_path FROM data WHERE asset_valid = true",
-         [FUR, PORTRAIT, JUMP]),
+        (
+            "file",
+            "SELECT DISTINCT asset_path FROM data WHERE NOT asset_valid AND asset_path IS NOT NULL",
+            [GAP],
+        ),
+        (
+            "file",
+            "SELECT DISTINCT asset_path FROM data WHERE asset_valid = true",
+            [FUR, PORTRAIT, JUMP],
+        ),
         ("asset", "SELECT asset_path FROM data WHERE asset_valid", [FUR, PORTRAIT, JUMP]),
         ("asset", "SELECT asset_path FROM data WHERE asset_valid IS FALSE", [GAP]),
     ],
@@ -158,8 +177,7 @@ def test_search_accepts_the_tables_as_built_by_update(built: dict) -> None:
     (files of specifications without a coordinate hold NaN there, not None)."""
     files, assets = built["files"], built["assets"]
     before = files.copy(deep=True)
-    result = search("SELECT filename, coordinate_x FROM data WHERE coordinate_x = 1",
-                    files, assets)
+    result = search("SELECT filename, coordinate_x FROM data WHERE coordinate_x = 1", files, assets)
     assert len(result) == 4
     pd.testing.assert_frame_equal(files, before)
 
@@ -214,8 +232,11 @@ def test_a_query_cannot_read_files_from_disk(
 
 
 def test_search_tables_reads_the_persisted_tables(built: dict) -> None:
-    result = search_tables("SELECT asset_path FROM data WHERE asset_valid ORDER BY asset_path",
-                           built["tables"], "asset")
+    result = search_tables(
+        "SELECT asset_path FROM data WHERE asset_valid ORDER BY asset_path",
+        built["tables"],
+        "asset",
+    )
     assert list(result["asset_path"]) == sorted([PORTRAIT, JUMP, FUR])
 
 

@@ -83,9 +83,7 @@ def test_specifications_list_wins_over_discovery(write_spec: SpecWriter) -> None
     assert list(load_specifications([write_spec(text, "listed.py")])) == ["bbb001"]
 
 
-def test_discovery_skips_bases_and_imported_classes(
-    tmp_path: Path, write_spec: SpecWriter
-) -> None:
+def test_discovery_skips_bases_and_imported_classes(tmp_path: Path, write_spec: SpecWriter) -> None:
     directory = tmp_path / "pkg"
     write_spec(classes("Own001"), "own.py", directory)
     importer = (

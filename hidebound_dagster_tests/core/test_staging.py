@@ -51,14 +51,17 @@ ASSET_FILES = {
     "sequence": [f"{JUMP}/p-cat001_s-raw001_d-jump_v001_f{f:04d}.png" for f in (1, 2, 3)],
     "complex": [
         f"{FUR}/{sub}/p-cat001_s-tex001_d-fur_v001_c{x:04d}-{y:04d}.png"
-        for sub in ("diffuse", "normal") for x, y in GRID
+        for sub in ("diffuse", "normal")
+        for x, y in GRID
     ],
 }
 VALID = sorted(path for paths in ASSET_FILES.values() for path in paths)
-INVALID = sorted([
-    *(f"{GAP}/p-cat001_s-raw001_d-gap_v001_f{f:04d}.png" for f in (1, 2, 4)),
-    "cat001/notes.txt",
-])
+INVALID = sorted(
+    [
+        *(f"{GAP}/p-cat001_s-raw001_d-gap_v001_f{f:04d}.png" for f in (1, 2, 4)),
+        "cat001/notes.txt",
+    ]
+)
 
 
 def make_ingress(root: Path) -> Path:
@@ -76,8 +79,11 @@ def tree(root: Path) -> dict[str, bytes]:
     """Relative POSIX path -> bytes of every file under root."""
     if not root.is_dir():
         return {}
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def digest(data: bytes) -> str:
@@ -278,9 +284,7 @@ def test_delete_of_an_empty_staging_directory_does_nothing(ingress: Path, stagin
     assert staging.is_dir() and list(staging.iterdir()) == []
 
 
-def test_move_delete_refuses_content_that_was_not_exported(
-    ingress: Path, staging: Path
-) -> None:
+def test_move_delete_refuses_content_that_was_not_exported(ingress: Path, staging: Path) -> None:
     pipeline(ingress, staging, "move")
     staged = tree(staging / "content")
     with pytest.raises(StagingError, match="not exported: disk:/test/exported has not exported it"):
@@ -323,8 +327,9 @@ def test_check_apart_sees_through_symbolic_links(tmp_path: Path) -> None:
         check_apart(ingress, tmp_path / "link" / "hidebound")
 
 
-@pytest.mark.parametrize("staging_part", ["ingress2/hidebound", "ingress-old/hidebound",
-                                          "hidebound"])
+@pytest.mark.parametrize(
+    "staging_part", ["ingress2/hidebound", "ingress-old/hidebound", "hidebound"]
+)
 def test_check_apart_allows_siblings_sharing_a_name_prefix(
     tmp_path: Path, staging_part: str
 ) -> None:
@@ -445,9 +450,7 @@ def test_disk_full_during_a_cross_filesystem_move_loses_nothing(
     assert not [p for p in (*ingress.rglob("*"), *staging.rglob("*")) if ".partial" in p.name]
 
 
-def test_cross_filesystem_move_verifies_and_removes_the_sources(
-    shm: Path, staging: Path
-) -> None:
+def test_cross_filesystem_move_verifies_and_removes_the_sources(shm: Path, staging: Path) -> None:
     ingress = make_ingress(shm / "ingress")
     before = tree(ingress)
     result = pipeline(ingress, staging, "move")
@@ -519,9 +522,7 @@ def test_rerun_after_an_interrupted_move_stages_no_partial_asset(
     assert [len(a["filenames"]) for a in result["assets"]] == [6]
 
 
-def test_next_create_removes_what_a_killed_create_left_behind(
-    ingress: Path, staging: Path
-) -> None:
+def test_next_create_removes_what_a_killed_create_left_behind(ingress: Path, staging: Path) -> None:
     """A create killed (SIGKILL) while copying leaves its new tree `.content-<hex>`, one killed
     while writing metadata leaves `.metadata-<hex>`; the next create starts from a clean
     staging area, so neither may survive it."""
@@ -566,6 +567,9 @@ def test_an_old_export_marker_never_lets_an_interrupted_move_be_deleted(
     for name, attempt in attempts.items():
         with contextlib.suppress(StagingError):
             attempt()
-        copies = [p for p in (*ingress.rglob("*"), *staging.rglob("*"))
-                  if p.is_file() and p.read_bytes() == only_copy]
+        copies = [
+            p
+            for p in (*ingress.rglob("*"), *staging.rglob("*"))
+            if p.is_file() and p.read_bytes() == only_copy
+        ]
         assert copies, f"{name} deleted the only copy of {new.relative_to(ingress)}"

@@ -44,8 +44,9 @@ def girder_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GirderSe
 def girder_root(girder_server: GirderServer) -> dict:
     """A fresh folder under the test collection, used as the export root of one test."""
     client = girder_server.client()
-    return client.createFolder(girder_server.collection_id, f"root-{uuid.uuid4().hex[:8]}",
-                               parentType="collection")
+    return client.createFolder(
+        girder_server.collection_id, f"root-{uuid.uuid4().hex[:8]}", parentType="collection"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -30,8 +30,10 @@ class Staging:
     def content(self) -> dict[str, bytes]:
         """filepath_relative -> bytes of every staged file."""
         content = self.root / "content"
-        return {f["filepath_relative"]: (content / f["filepath_relative"]).read_bytes()
-                for f in self.files}
+        return {
+            f["filepath_relative"]: (content / f["filepath_relative"]).read_bytes()
+            for f in self.files
+        }
 
     def metadata_files(self, kind: str) -> list[Path]:
         return sorted((self.root / "metadata" / kind).glob("*.json"))
@@ -50,8 +52,9 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _file_record(root: Path, relative: str, asset_relative: str, asset_type: str,
-                 traits: dict, data: bytes) -> dict:
+def _file_record(
+    root: Path, relative: str, asset_relative: str, asset_type: str, traits: dict, data: bytes
+) -> dict:
     rel = PurePosixPath(relative)
     asset_name = PurePosixPath(asset_relative).name
     if asset_type == "file":
@@ -94,21 +97,35 @@ def _asset_record(files: list[dict]) -> dict:
 
 
 def _traits(project: str, spec: str, descriptor: str, extension: str, frame: int | None) -> dict:
-    return {"project": project, "specification": spec, "descriptor": descriptor, "version": 1,
-            "frame": frame, "extension": extension, "width": 4 if frame else None}
+    return {
+        "project": project,
+        "specification": spec,
+        "descriptor": descriptor,
+        "version": 1,
+        "frame": frame,
+        "extension": extension,
+        "width": 4 if frame else None,
+    }
 
 
-def _layout(sequences: int, frames: int, file_asset: bool, root_file: bool, size: int,
-            large: int):
+def _layout(sequences: int, frames: int, file_asset: bool, root_file: bool, size: int, large: int):
     """(asset_relative, asset_type, [(filepath_relative, traits, nbytes)]) for every asset."""
     for index in range(sequences):
         descriptor = f"pizza{index}"
         name = f"p-proj001_s-spec001_d-{descriptor}_v001"
         asset = f"proj001/spec001/{descriptor}/{name}"
-        yield asset, "sequence", [
-            (f"{asset}/{name}_f{frame:04d}.png",
-             _traits("proj001", "spec001", descriptor, "png", frame), size)
-            for frame in range(1, frames + 1)]
+        yield (
+            asset,
+            "sequence",
+            [
+                (
+                    f"{asset}/{name}_f{frame:04d}.png",
+                    _traits("proj001", "spec001", descriptor, "png", frame),
+                    size,
+                )
+                for frame in range(1, frames + 1)
+            ],
+        )
     if file_asset:
         relative = "proj002/vdb001/p-proj002_s-vdb001_d-bagel_v001.vdb"
         traits = _traits("proj002", "vdb001", "bagel", "vdb", None)
@@ -119,17 +136,25 @@ def _layout(sequences: int, frames: int, file_asset: bool, root_file: bool, size
         yield relative, "file", [(relative, traits, size)]
 
 
-def build_staging(root: Path, sequences: int = 2, frames: int = 3, file_asset: bool = True,
-                  root_file: bool = True, size: int = 256, large: int = 0,
-                  seed: int = 0) -> Staging:
+def build_staging(
+    root: Path,
+    sequences: int = 2,
+    frames: int = 3,
+    file_asset: bool = True,
+    root_file: bool = True,
+    size: int = 256,
+    large: int = 0,
+    seed: int = 0,
+) -> Staging:
     """Write a staging tree: `sequences` assets of `frames` files, a file asset, a root file.
 
     Files hold about `size` random bytes; the file asset holds `large` bytes when given.
     """
     rng = random.Random(seed)
     staging = Staging(Path(root))
-    for asset, asset_type, members in _layout(sequences, frames, file_asset, root_file, size,
-                                              large):
+    for asset, asset_type, members in _layout(
+        sequences, frames, file_asset, root_file, size, large
+    ):
         records = []
         for relative, traits, nbytes in members:
             data = rng.randbytes(nbytes + rng.randrange(16))
@@ -165,5 +190,8 @@ def build_empty_staging(root: Path) -> Staging:
 
 def read_tree(root: Path) -> dict[str, bytes]:
     """POSIX path relative to `root` -> bytes, for every file below `root`."""
-    return {path.relative_to(root).as_posix(): path.read_bytes()
-            for path in sorted(Path(root).rglob("*")) if path.is_file()}
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(Path(root).rglob("*"))
+        if path.is_file()
+    }

@@ -95,12 +95,16 @@ def test_unknown_metadata_type_is_refused(tmp_path: Path):
 
 
 def test_missing_staging_fails_with_a_message(tmp_path: Path):
-    with pytest.raises(ExportError, match=r"DiskExporter export to directory .* does not exist") \
-            as raised:
+    with pytest.raises(
+        ExportError, match=r"DiskExporter export to directory .* does not exist"
+    ) as raised:
         DiskExporter(tmp_path / "out").export(tmp_path / "nope")
     copy = pickle.loads(pickle.dumps(raised.value))  # crosses processes intact
-    assert (str(copy), copy.exporter, copy.problem) == \
-        (str(raised.value), "DiskExporter", raised.value.problem)
+    assert (str(copy), copy.exporter, copy.problem) == (
+        str(raised.value),
+        "DiskExporter",
+        raised.value.problem,
+    )
 
 
 def test_missing_content_file_names_the_file(staging: Staging, tmp_path: Path):

@@ -27,8 +27,9 @@ VALID_FILES = 15  # the 4 valid example assets
 ENV = ("HIDEBOUND_S3_ACCESS_KEY", "HIDEBOUND_S3_SECRET_KEY", "HIDEBOUND_GIRDER_API_KEY")
 
 
-def project(root: Path, s3: S3Server, bucket: str, girder: GirderServer, girder_root: str,
-            hook_url: str) -> Path:
+def project(
+    root: Path, s3: S3Server, bucket: str, girder: GirderServer, girder_root: str, hook_url: str
+) -> Path:
     """A copy of the example ingress and specs with all three exporters and a webhook."""
     shutil.copytree(REPO / "examples" / "ingress", root / "ingress")
     shutil.copytree(REPO / "specs", root / "specs", ignore=shutil.ignore_patterns("__pycache__"))
@@ -38,13 +39,27 @@ def project(root: Path, s3: S3Server, bucket: str, girder: GirderServer, girder_
         "specification_files": ["specs"],
         "exporters": [
             {"name": "disk", "target_directory": "exported"},
-            {"name": "s3", "bucket": bucket, "region": "us-east-1",
-             "endpoint_url": s3.endpoint_url},
-            {"name": "girder", "root_id": girder_root, "root_type": "folder",
-             "host": "http://127.0.0.1", "port": girder.port},
+            {
+                "name": "s3",
+                "bucket": bucket,
+                "region": "us-east-1",
+                "endpoint_url": s3.endpoint_url,
+            },
+            {
+                "name": "girder",
+                "root_id": girder_root,
+                "root_type": "folder",
+                "host": "http://127.0.0.1",
+                "port": girder.port,
+            },
         ],
-        "webhooks": [{"url": f"{hook_url}/done?token=hook-secret", "method": "post",
-                      "json": {"text": "export complete"}}],
+        "webhooks": [
+            {
+                "url": f"{hook_url}/done?token=hook-secret",
+                "method": "post",
+                "json": {"text": "export complete"},
+            }
+        ],
     }
     path = root / "hidebound.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -70,8 +85,14 @@ def everything_said(result: dg.ExecuteInProcessResult) -> str:
 
 
 @pytest.fixture
-def servers(s3_server: S3Server, girder_server: GirderServer, girder_root: dict,
-            webhook_receiver: RecordingServer, bucket: str, monkeypatch: pytest.MonkeyPatch):
+def servers(
+    s3_server: S3Server,
+    girder_server: GirderServer,
+    girder_root: dict,
+    webhook_receiver: RecordingServer,
+    bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+):
     monkeypatch.setenv("HIDEBOUND_S3_ACCESS_KEY", s3_server.access_key)
     monkeypatch.setenv("HIDEBOUND_S3_SECRET_KEY", s3_server.secret_key)
     monkeypatch.setenv("HIDEBOUND_GIRDER_API_KEY", girder_server.api_key)
@@ -87,9 +108,12 @@ def test_every_exporter_runs_as_an_asset_and_a_rerun_sends_nothing_new(
     result = run_export(config_file, tmp_path / "instance")
     assert result.success
 
-    sent = {key.path[-1]: event.materialization.metadata
-            for key, event in ((e.asset_key, e.event_specific_data)
-                               for e in result.get_asset_materialization_events())}
+    sent = {
+        key.path[-1]: event.materialization.metadata
+        for key, event in (
+            (e.asset_key, e.event_specific_data) for e in result.get_asset_materialization_events()
+        )
+    }
     for name in ("export_disk", "export_s3", "export_girder"):
         assert sent[name]["sent"].value > 0, name
         assert sent[name]["skipped"].value == 0, name
@@ -98,14 +122,22 @@ def test_every_exporter_runs_as_an_asset_and_a_rerun_sends_nothing_new(
     assert len(hooks.requests) == before + 1
     assert hooks.requests[-1].json() == {"text": "export complete"}
 
-    client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1",
-                          aws_access_key_id=s3.access_key, aws_secret_access_key=s3.secret_key)
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret_key,
+    )
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
     assert len([k for k in keys if k.startswith("hidebound/content/")]) == VALID_FILES
     disk = tmp_path / "exported" / "content"
     assert len([p for p in disk.rglob("*") if p.is_file()]) == VALID_FILES
-    items = [item for folder in girder.client().listFolder(root_id)
-             for item in walk_items(girder, folder["_id"])]
+    items = [
+        item
+        for folder in girder.client().listFolder(root_id)
+        for item in walk_items(girder, folder["_id"])
+    ]
     assert len(items) == VALID_FILES
     identities = load_config(config_file).exporter_identities
     assert len(identities) == 3
@@ -117,8 +149,10 @@ def test_every_exporter_runs_as_an_asset_and_a_rerun_sends_nothing_new(
 
     again = run_export(config_file, tmp_path / "instance")
     assert again.success
-    resent = {e.asset_key.path[-1]: e.event_specific_data.materialization.metadata
-              for e in again.get_asset_materialization_events()}
+    resent = {
+        e.asset_key.path[-1]: e.event_specific_data.materialization.metadata
+        for e in again.get_asset_materialization_events()
+    }
     for name in ("export_disk", "export_s3", "export_girder"):
         assert resent[name]["sent"].value == 0, name
     keys_again = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
@@ -153,15 +187,19 @@ def test_wrong_credentials_fail_the_export_asset_fast_without_the_secret(
 def test_each_configured_exporter_gets_its_own_asset_name(tmp_path: Path) -> None:
     """Repeated exporters are numbered, so two disk targets are two assets."""
     (tmp_path / "ingress").mkdir()
-    config = load_config(None, {}, {
-        "ingress_directory": str(tmp_path / "ingress"),
-        "staging_directory": str(tmp_path / "hidebound"),
-        "exporters": [
-            {"name": "disk", "target_directory": str(tmp_path / "a")},
-            {"name": "s3", "bucket": "bkt", "region": "us-west-2"},
-            {"name": "disk", "target_directory": str(tmp_path / "b")},
-        ],
-    })
+    config = load_config(
+        None,
+        {},
+        {
+            "ingress_directory": str(tmp_path / "ingress"),
+            "staging_directory": str(tmp_path / "hidebound"),
+            "exporters": [
+                {"name": "disk", "target_directory": str(tmp_path / "a")},
+                {"name": "s3", "bucket": "bkt", "region": "us-west-2"},
+                {"name": "disk", "target_directory": str(tmp_path / "b")},
+            ],
+        },
+    )
     assert export.export_names(config.exporters) == ["export_disk", "export_s3", "export_disk_2"]
     assets = export.export_assets(config.exporters, Keys([]))
     keys = [key.path[-1] for asset in assets for key in asset.keys]

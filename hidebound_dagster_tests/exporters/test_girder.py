@@ -17,10 +17,10 @@ from hidebound_dagster_tests.services import FailingProxy, GirderServer
 MiB = 1024 * 1024
 
 
-def exporter(server: GirderServer, root_id: str, root_type: str = "folder",
-             **kwargs) -> GirderExporter:
-    options = {"host": "http://127.0.0.1", "port": server.port, "api_key": server.api_key,
-               **kwargs}
+def exporter(
+    server: GirderServer, root_id: str, root_type: str = "folder", **kwargs
+) -> GirderExporter:
+    options = {"host": "http://127.0.0.1", "port": server.port, "api_key": server.api_key, **kwargs}
     return GirderExporter(root_id=root_id, root_type=root_type, **options)
 
 
@@ -34,10 +34,13 @@ def read_girder(client, root_id: str, root_type: str = "folder") -> list[tuple[s
             walk(folder["_id"], "folder", f"{prefix}{folder['name']}/")
         if parent_type == "folder":
             for item in client.listItem(parent_id):
-                files = [(f["name"], b"".join(client.downloadFileAsIterator(f["_id"])))
-                         for f in client.listFile(item["_id"])]
-                nodes.append((prefix + item["name"], {"meta": item.get("meta", {}),
-                                                      "files": files}))
+                files = [
+                    (f["name"], b"".join(client.downloadFileAsIterator(f["_id"])))
+                    for f in client.listFile(item["_id"])
+                ]
+                nodes.append(
+                    (prefix + item["name"], {"meta": item.get("meta", {}), "files": files})
+                )
 
     walk(root_id, root_type, "")
     return nodes
@@ -60,8 +63,9 @@ def expected_girder(staging: Staging, types: tuple[str, ...] = ("asset", "file")
     return tree
 
 
-def assert_exported(client, root_id: str, staging: Staging, types=("asset", "file"),
-                    root_type: str = "folder") -> None:
+def assert_exported(
+    client, root_id: str, staging: Staging, types=("asset", "file"), root_type: str = "folder"
+) -> None:
     nodes = read_girder(client, root_id, root_type)
     paths = [path for path, _ in nodes]
     assert len(paths) == len(set(paths)), "duplicate folders or items"
@@ -69,11 +73,13 @@ def assert_exported(client, root_id: str, staging: Staging, types=("asset", "fil
     assert not any("." in PurePosixPath(path).parts for path in paths)
 
 
-def test_export_reads_back_identical(girder_server: GirderServer, girder_root: dict,
-                                     tmp_path: Path):
+def test_export_reads_back_identical(
+    girder_server: GirderServer, girder_root: dict, tmp_path: Path
+):
     staging = build_staging(tmp_path / "staging", large=2 * MiB)  # chunked upload path
-    report = exporter(girder_server, girder_root["_id"],
-                      single_request_limit=1 * MiB).export(staging.root)
+    report = exporter(girder_server, girder_root["_id"], single_request_limit=1 * MiB).export(
+        staging.root
+    )
     assert_exported(girder_server.client(), girder_root["_id"], staging)
     # content plus asset metadata; file metadata rides with the items
     assert (report.sent, report.skipped) == (len(staging.files) + len(staging.assets), 0)
@@ -82,8 +88,9 @@ def test_export_reads_back_identical(girder_server: GirderServer, girder_root: d
 
 
 @pytest.mark.parametrize("types", [(), ("asset",), ("file",), ("asset-chunk", "file-chunk")])
-def test_metadata_types_choose_what_is_set(girder_server: GirderServer, girder_root: dict,
-                                           staging: Staging, types):
+def test_metadata_types_choose_what_is_set(
+    girder_server: GirderServer, girder_root: dict, staging: Staging, types
+):
     exporter(girder_server, girder_root["_id"], metadata_types=types).export(staging.root)
     assert_exported(girder_server.client(), girder_root["_id"], staging, types)
 
@@ -104,23 +111,26 @@ def test_root_files_cannot_go_into_a_collection(girder_server: GirderServer, sta
     assert read_girder(client, collection["_id"], "collection") == []
 
 
-def test_zero_valid_assets_is_nothing_to_do(girder_server: GirderServer, girder_root: dict,
-                                            empty_staging: Staging):
+def test_zero_valid_assets_is_nothing_to_do(
+    girder_server: GirderServer, girder_root: dict, empty_staging: Staging
+):
     report = exporter(girder_server, girder_root["_id"]).export(empty_staging.root)
     assert (report.sent, report.skipped) == (0, 0)
     assert read_girder(girder_server.client(), girder_root["_id"]) == []
 
 
-def test_reexport_skips_everything_and_keeps_one_copy(girder_server: GirderServer,
-                                                      girder_root: dict, staging: Staging):
+def test_reexport_skips_everything_and_keeps_one_copy(
+    girder_server: GirderServer, girder_root: dict, staging: Staging
+):
     first = exporter(girder_server, girder_root["_id"]).export(staging.root)
     second = exporter(girder_server, girder_root["_id"]).export(staging.root)
     assert (second.sent, second.skipped) == (0, first.sent)
     assert_exported(girder_server.client(), girder_root["_id"], staging)
 
 
-def test_file_of_another_size_is_replaced(girder_server: GirderServer, girder_root: dict,
-                                          staging: Staging):
+def test_file_of_another_size_is_replaced(
+    girder_server: GirderServer, girder_root: dict, staging: Staging
+):
     exporter(girder_server, girder_root["_id"]).export(staging.root)
     victim = staging.root / "content" / staging.files[0]["filepath_relative"]
     victim.write_bytes(b"a new version of different size")
@@ -129,30 +139,32 @@ def test_file_of_another_size_is_replaced(girder_server: GirderServer, girder_ro
     assert_exported(girder_server.client(), girder_root["_id"], staging)
 
 
-def test_process_based_mapper(girder_server: GirderServer, girder_root: dict, staging: Staging,
-                              process_mapper):
-    report = exporter(girder_server, girder_root["_id"]).export(staging.root,
-                                                                mapper=process_mapper)
+def test_process_based_mapper(
+    girder_server: GirderServer, girder_root: dict, staging: Staging, process_mapper
+):
+    report = exporter(girder_server, girder_root["_id"]).export(staging.root, mapper=process_mapper)
     assert report.sent == len(staging.files) + len(staging.assets)
     assert_exported(girder_server.client(), girder_root["_id"], staging)
 
 
-def test_server_errors_are_retried(girder_server: GirderServer, girder_root: dict,
-                                   staging: Staging):
+def test_server_errors_are_retried(
+    girder_server: GirderServer, girder_root: dict, staging: Staging
+):
     def items_and_files(method: str, path: str) -> bool:
         return "/api/v1/item" in path or "/api/v1/file" in path
 
     with FailingProxy(girder_server.port, fail_first=8, should_fail=items_and_files) as proxy:
-        report = exporter(girder_server, girder_root["_id"], port=proxy.port, attempts=6,
-                          retry_delay=0.05).export(staging.root)
+        report = exporter(
+            girder_server, girder_root["_id"], port=proxy.port, attempts=6, retry_delay=0.05
+        ).export(staging.root)
     assert proxy.failed == 8
     assert report.sent == len(staging.files) + len(staging.assets)
     assert_exported(girder_server.client(), girder_root["_id"], staging)
 
 
-def test_wrong_api_key_fails_fast_without_leaking_it(girder_server: GirderServer,
-                                                     girder_root: dict, staging: Staging,
-                                                     caplog):
+def test_wrong_api_key_fails_fast_without_leaking_it(
+    girder_server: GirderServer, girder_root: dict, staging: Staging, caplog
+):
     key = "WrongKey" + uuid.uuid4().hex
     started = time.monotonic()
     with caplog.at_level(logging.DEBUG), pytest.raises(ExportError) as raised:
@@ -171,10 +183,14 @@ def test_missing_root_fails_fast(girder_server: GirderServer, staging: Staging):
 
 
 def test_unreachable_server_names_exporter_and_target(staging: Staging):
-    dead = GirderExporter("key", "root", "folder", host="http://127.0.0.1", port=9, attempts=2,
-                          retry_delay=0.05)
-    with pytest.raises(ExportError, match=r"GirderExporter export to girder "
-                                          r"http://127.0.0.1:9/api/v1 .*cannot reach"):
+    dead = GirderExporter(
+        "key", "root", "folder", host="http://127.0.0.1", port=9, attempts=2, retry_delay=0.05
+    )
+    with pytest.raises(
+        ExportError,
+        match=r"GirderExporter export to girder "
+        r"http://127.0.0.1:9/api/v1 .*cannot reach",
+    ):
         dead.export(staging.root)
 
 

@@ -24,16 +24,24 @@ MiB = 1024 * 1024
 
 
 def exporter(server: S3Server, bucket: str, region: str = "us-east-1", **kwargs) -> S3Exporter:
-    options = {"access_key": server.access_key, "secret_key": server.secret_key,
-               "endpoint_url": server.endpoint_url, **kwargs}
+    options = {
+        "access_key": server.access_key,
+        "secret_key": server.secret_key,
+        "endpoint_url": server.endpoint_url,
+        **kwargs,
+    }
     return S3Exporter(bucket, region, **options)
 
 
 def client(server: S3Server):
-    return boto3.client("s3", endpoint_url=server.endpoint_url, region_name="us-east-1",
-                        aws_access_key_id=server.access_key,
-                        aws_secret_access_key=server.secret_key,
-                        config=Config(s3={"addressing_style": "path"}))
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        config=Config(s3={"addressing_style": "path"}),
+    )
 
 
 def read_bucket(server: S3Server, bucket: str) -> dict[str, bytes]:
@@ -60,54 +68,63 @@ def test_export_reads_back_identical(s3_server: S3Server, bucket: str, tmp_path:
     assert s3_server.secret_key not in repr(report) and s3_server.access_key not in repr(report)
     for key, data in expected.items():  # sha256 in object metadata, bytes really on disk
         head = client(s3_server).head_object(Bucket=bucket, Key=key)
-        assert head["Metadata"].get("sha256", head["Metadata"].get("Sha256")) == \
-            hashlib.sha256(data).hexdigest()
+        assert (
+            head["Metadata"].get("sha256", head["Metadata"].get("Sha256"))
+            == hashlib.sha256(data).hexdigest()
+        )
         assert (s3_server.data / bucket / key).read_bytes() == data
 
 
 @pytest.mark.parametrize(("region", "constraint"), [("us-east-1", False), ("eu-west-1", True)])
-def test_bucket_location_constraint_except_in_us_east_1(s3_server: S3Server, bucket: str,
-                                                        empty_staging: Staging, region, constraint):
+def test_bucket_location_constraint_except_in_us_east_1(
+    s3_server: S3Server, bucket: str, empty_staging: Staging, region, constraint
+):
     with FailingProxy(s3_server.port) as proxy:
         exporter(s3_server, bucket, region, endpoint_url=proxy.url).export(empty_staging.root)
-    [create] = [body for method, path, body in proxy.requests
-                if method == "PUT" and path.rstrip("/") == f"/{bucket}"]
+    [create] = [
+        body
+        for method, path, body in proxy.requests
+        if method == "PUT" and path.rstrip("/") == f"/{bucket}"
+    ]
     assert (b"<LocationConstraint>eu-west-1</LocationConstraint>" in create) is constraint
     assert constraint or create == b""
 
 
 @pytest.mark.parametrize("types", [[], ["asset"], ["file", "asset-chunk"]])
-def test_metadata_types_choose_what_is_sent(s3_server: S3Server, bucket: str, staging: Staging,
-                                            types):
+def test_metadata_types_choose_what_is_sent(
+    s3_server: S3Server, bucket: str, staging: Staging, types
+):
     exporter(s3_server, bucket, metadata_types=types).export(staging.root)
     assert read_bucket(s3_server, bucket) == as_keys(staging.expected(types))
 
 
-def test_zero_valid_assets_is_nothing_to_do(s3_server: S3Server, bucket: str,
-                                            empty_staging: Staging):
+def test_zero_valid_assets_is_nothing_to_do(
+    s3_server: S3Server, bucket: str, empty_staging: Staging
+):
     report = exporter(s3_server, bucket).export(empty_staging.root)
     assert (report.sent, report.skipped, report.bytes_sent) == (0, 0, 0)
     assert read_bucket(s3_server, bucket) == {}
 
 
-def test_reexport_skips_everything_and_keeps_one_copy(s3_server: S3Server, bucket: str,
-                                                      staging: Staging):
+def test_reexport_skips_everything_and_keeps_one_copy(
+    s3_server: S3Server, bucket: str, staging: Staging
+):
     first = exporter(s3_server, bucket).export(staging.root)
     second = exporter(s3_server, bucket).export(staging.root)
     assert read_bucket(s3_server, bucket) == as_keys(staging.expected())
     assert (second.sent, second.skipped, second.bytes_sent) == (0, first.sent, 0)
 
 
-def test_process_based_mapper(s3_server: S3Server, bucket: str, staging: Staging,
-                              process_mapper):
+def test_process_based_mapper(s3_server: S3Server, bucket: str, staging: Staging, process_mapper):
     first = exporter(s3_server, bucket).export(staging.root, mapper=process_mapper)
     second = exporter(s3_server, bucket).export(staging.root, mapper=process_mapper)
     assert read_bucket(s3_server, bucket) == as_keys(staging.expected())
     assert (first.sent, second.skipped) == (len(staging.expected()), len(staging.expected()))
 
 
-def test_wrong_secret_fails_fast_without_leaking_it(s3_server: S3Server, bucket: str,
-                                                    staging: Staging, caplog):
+def test_wrong_secret_fails_fast_without_leaking_it(
+    s3_server: S3Server, bucket: str, staging: Staging, caplog
+):
     secret = "wrong-secret-Zq81pWx0"
     started = time.monotonic()
     with caplog.at_level(logging.DEBUG), pytest.raises(ExportError) as raised:
@@ -119,8 +136,9 @@ def test_wrong_secret_fails_fast_without_leaking_it(s3_server: S3Server, bucket:
     assert secret not in repr(raised.value.__cause__)
 
 
-def test_wrong_access_key_fails_fast_without_leaking_it(s3_server: S3Server, bucket: str,
-                                                        staging: Staging, caplog):
+def test_wrong_access_key_fails_fast_without_leaking_it(
+    s3_server: S3Server, bucket: str, staging: Staging, caplog
+):
     access = "AKIAWRONGACCESS42"
     with caplog.at_level(logging.INFO), pytest.raises(ExportError, match="access denied") as raised:
         exporter(s3_server, bucket, access_key=access).export(staging.root)
@@ -128,10 +146,20 @@ def test_wrong_access_key_fails_fast_without_leaking_it(s3_server: S3Server, buc
 
 
 def test_unreachable_endpoint_names_exporter_and_target(staging: Staging):
-    dead = S3Exporter("hb-bucket", "us-east-1", "ak", "sk", endpoint_url="http://127.0.0.1:9",
-                      attempts=2, retry_delay=0.05)
-    with pytest.raises(ExportError, match=r"S3Exporter export to s3://hb-bucket at "
-                                          r"http://127.0.0.1:9 .*cannot reach the endpoint"):
+    dead = S3Exporter(
+        "hb-bucket",
+        "us-east-1",
+        "ak",
+        "sk",
+        endpoint_url="http://127.0.0.1:9",
+        attempts=2,
+        retry_delay=0.05,
+    )
+    with pytest.raises(
+        ExportError,
+        match=r"S3Exporter export to s3://hb-bucket at "
+        r"http://127.0.0.1:9 .*cannot reach the endpoint",
+    ):
         dead.export(staging.root)
 
 
@@ -140,8 +168,9 @@ def test_5xx_answers_are_retried(s3_server: S3Server, bucket: str, staging: Stag
         return method == "PUT" and "/hidebound/" in path
 
     with FailingProxy(s3_server.port, fail_first=6, should_fail=fail_puts) as proxy:
-        report = exporter(s3_server, bucket, endpoint_url=proxy.url,
-                          retry_delay=0.05).export(staging.root)
+        report = exporter(s3_server, bucket, endpoint_url=proxy.url, retry_delay=0.05).export(
+            staging.root
+        )
     assert proxy.failed == 6
     assert report.sent == len(staging.expected())
     assert read_bucket(s3_server, bucket) == as_keys(staging.expected())
@@ -161,12 +190,14 @@ def test_server_killed_mid_export_then_reexport_completes(tmp_path: Path, bucket
                     if done[0] == 50:
                         server.stop(sig=signal.SIGKILL)
                 return result
+
             return thread_mapper(8)(counted, items)
 
         started = time.monotonic()
         with pytest.raises(ExportError, match="cannot reach the endpoint") as raised:
             exporter(server, bucket, attempts=2, retry_delay=0.05).export(
-                staging.root, mapper=kill_after_50)
+                staging.root, mapper=kill_after_50
+            )
         assert time.monotonic() - started < 30
         assert bucket in str(raised.value) and server.endpoint_url in str(raised.value)
 
@@ -191,13 +222,16 @@ def _client_error(code: str, status: int) -> ClientError:
     return ClientError(body, "PutObject")
 
 
-@pytest.mark.parametrize(("error", "transient"), [
-    (_client_error("InternalError", 500), True),
-    (_client_error("SlowDown", 503), True),
-    (_client_error("SignatureDoesNotMatch", 403), False),
-    (_client_error("NoSuchBucket", 404), False),
-    (EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), True),
-    (ValueError("bad"), False),
-])
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (_client_error("InternalError", 500), True),
+        (_client_error("SlowDown", 503), True),
+        (_client_error("SignatureDoesNotMatch", 403), False),
+        (_client_error("NoSuchBucket", 404), False),
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), True),
+        (ValueError("bad"), False),
+    ],
+)
 def test_transient_classification(error: BaseException, transient: bool):
     assert is_transient(error) is transient

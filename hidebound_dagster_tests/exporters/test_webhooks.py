@@ -21,8 +21,13 @@ def receiver(webhook_receiver: RecordingServer) -> RecordingServer:
 def test_methods_and_payload_placement(receiver: RecordingServer):
     url = receiver.url
     hooks = [
-        {"url": f"{url}/get", "method": "get", "params": {"id": "123"}, "json": {"no": 1},
-         "headers": {"X-Token": "abc"}},
+        {
+            "url": f"{url}/get",
+            "method": "get",
+            "params": {"id": "123"},
+            "json": {"no": 1},
+            "headers": {"X-Token": "abc"},
+        },
         {"url": f"{url}/post-json", "method": "post", "json": {"asset": "pizza"}},
         {"url": f"{url}/post-data", "method": "POST", "data": {"frames": [1, 2]}, "timeout": 5},
         {"url": f"{url}/put", "method": "put", "data": {"a": None}, "params": {"ignored": 1}},
@@ -31,8 +36,14 @@ def test_methods_and_payload_placement(receiver: RecordingServer):
     ]
     results = call_webhooks(hooks)
     seen = {request.path: request for request in receiver.requests}
-    assert [r.method for r in receiver.requests] == ["GET", "POST", "POST", "PUT", "PATCH",
-                                                     "DELETE"]
+    assert [r.method for r in receiver.requests] == [
+        "GET",
+        "POST",
+        "POST",
+        "PUT",
+        "PATCH",
+        "DELETE",
+    ]
     assert seen["/get"].query == {"id": ["123"]} and seen["/get"].body == b""
     assert seen["/get"].headers["X-Token"] == "abc"
     assert seen["/post-json"].json() == {"asset": "pizza"}
@@ -40,8 +51,9 @@ def test_methods_and_payload_placement(receiver: RecordingServer):
     assert seen["/put"].body == b'{"a": null}' and seen["/put"].query == {}
     assert seen["/patch"].body == b'"text"'
     assert seen["/delete"].body == b""
-    assert [(r.index, r.status, r.attempts, r.ok) for r in results] == \
-        [(i, 200, 1, True) for i in range(6)]
+    assert [(r.index, r.status, r.attempts, r.ok) for r in results] == [
+        (i, 200, 1, True) for i in range(6)
+    ]
     assert all(r.seconds >= 0 and r.host == f"127.0.0.1:{receiver.port}" for r in results)
 
 
@@ -70,8 +82,9 @@ def test_failures_raise_after_every_hook_without_urls(receiver: RecordingServer,
 
 def test_malformed_hook_is_refused_before_any_call(receiver: RecordingServer):
     with pytest.raises(ValueError, match="webhook 1 needs a url and a method"):
-        call_webhooks([{"url": receiver.url, "method": "get"}, {"url": receiver.url,
-                                                                "method": "fetch"}])
+        call_webhooks(
+            [{"url": receiver.url, "method": "get"}, {"url": receiver.url, "method": "fetch"}]
+        )
     assert receiver.requests == []
 
 
