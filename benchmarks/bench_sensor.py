@@ -123,21 +123,26 @@ class Sensor:
     def __init__(self, config: Path) -> None:
         import dagster as dg
 
+        from hidebound_dagster.asset_keys import Keys
+        from hidebound_dagster.location import load_location
         from hidebound_dagster.resources import HideboundResource
         from hidebound_dagster.sensors import ingress_sensor_for
 
         self.dg = dg
-        self.sensor = ingress_sensor_for("workflow")
-        self.resource = HideboundResource(config_file=str(config))
+        self.sensor = ingress_sensor_for("workflow", Keys([]))
+        # the code location loads its config once; ticks reuse it
+        self.resource = HideboundResource(location=load_location(config))
         self.instance = dg.DagsterInstance.ephemeral()
 
     def tick(self, cursor: str | None) -> Any:
-        context = self.dg.build_sensor_context(
-            cursor=cursor, resources={"hidebound": self.resource}, instance=self.instance
-        )
         # The hidebound resource logs the effective config to stderr on every tick (as it does
         # in the daemon); it is written to a buffer here to keep the report readable.
-        with redirect_stderr(io.StringIO()):
+        with (
+            redirect_stderr(io.StringIO()),
+            self.dg.build_sensor_context(
+                cursor=cursor, resources={"hidebound": self.resource}, instance=self.instance
+            ) as context,
+        ):
             return self.sensor.evaluate_tick(context)
 
 

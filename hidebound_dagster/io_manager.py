@@ -19,8 +19,10 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory):
     base_dir: str | None = None
 
     def create_io_manager(self, context: dg.InitResourceContext) -> ParquetTables:
-        base = self.base_dir or tables_directory(context.instance.storage_directory())
-        return ParquetTables(Path(base))
+        if self.base_dir:
+            return ParquetTables(Path(self.base_dir))
+        assert context.instance is not None  # Dagster always inits resources with an instance
+        return ParquetTables(tables_directory(context.instance.storage_directory()))
 
 
 class ParquetTables(dg.IOManager):

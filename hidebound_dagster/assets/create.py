@@ -1,6 +1,7 @@
 """Create: stage the files of valid assets and write their metadata."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -19,7 +20,7 @@ from hidebound_dagster.core.metadata import (
 from hidebound_dagster.core.staging import StagingError, stage_content, stageable
 from hidebound_dagster.resources import DaskResource, HideboundResource
 
-CREATE = {"group_name": "create", "owners": ["team:pipeline"]}
+CREATE: dict[str, Any] = {"group_name": "create", "owners": ["team:pipeline"]}
 
 
 def stage(

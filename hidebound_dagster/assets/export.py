@@ -2,6 +2,7 @@
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import dagster as dg
 
@@ -12,7 +13,7 @@ from hidebound_dagster.core.manifest import read_manifest, record_export, unexpo
 from hidebound_dagster.exporters.errors import ExportError
 from hidebound_dagster.exporters.webhooks import WebhookError, call_webhooks
 
-EXPORT = {"group_name": "export", "owners": ["team:pipeline"]}
+EXPORT: dict[str, Any] = {"group_name": "export", "owners": ["team:pipeline"]}
 
 
 def export_names(exporters: Sequence[ExporterConfig]) -> list[str]:

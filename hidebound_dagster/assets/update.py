@@ -2,6 +2,7 @@
 and keep the valid subset."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -14,7 +15,11 @@ from hidebound_dagster.core.file_table import build_file_table
 from hidebound_dagster.core.staging import restore_interrupted
 from hidebound_dagster.resources import DaskResource, HideboundResource
 
-UPDATE = {"group_name": "update", "kinds": {"pandas", "parquet"}, "owners": ["team:pipeline"]}
+UPDATE: dict[str, Any] = {
+    "group_name": "update",
+    "kinds": {"pandas", "parquet"},
+    "owners": ["team:pipeline"],
+}
 
 
 def ingress_spec(keys: Keys) -> dg.AssetSpec:
@@ -100,7 +105,7 @@ def keep_valid(
 
 def update_assets(keys: Keys, after: Sequence[dg.AssetKey] = ()) -> list[dg.AssetsDefinition]:
     """The update stage; file_table is ordered after `after` (the previous workflow step)."""
-    prefix = {"key_prefix": keys.prefix, **UPDATE}
+    prefix: dict[str, Any] = {"key_prefix": keys.prefix, **UPDATE}
     return [
         dg.asset(name="file_table", deps=[keys("ingress"), *after], **prefix)(scan),
         dg.asset(name="asset_table", ins=keys.ins("file_table"), **prefix)(validate),

@@ -25,14 +25,14 @@ from pydantic import (
     model_validator,
 )
 
-from hidebound_dagster.core.layout import METADATA_TYPES, STAGING_NAME
+from hidebound_dagster.core.layout import METADATA_TYPES, STAGING_NAME, MetadataType
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.specification_files import SpecificationLoadError, load_specifications
 from hidebound_dagster.core.staging import overlapping
 
-WORKFLOW_STEPS = ("delete", "update", "create", "export")
+WorkflowStep = Literal["delete", "update", "create", "export"]
+WORKFLOW_STEPS: tuple[WorkflowStep, ...] = ("delete", "update", "create", "export")
 CONFIG_EXTENSIONS = (".json", ".yml", ".yaml")
-MetadataType = Literal["asset", "file", "asset-chunk", "file-chunk"]
 KEY_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 #: A rule for one value: the problem with it, or None. The Dagster layer supplies the schedule
@@ -78,10 +78,10 @@ class DaskConfig(Strict):
     scheduler, or a dask-gateway cluster."""
 
     cluster_type: Literal["threads", "local", "distributed", "gateway"] = "threads"
-    num_partitions: int = Field(16, ge=1)
-    scheduler_address: str | None = Field(None, validate_default=True)
-    local_num_workers: int = Field(1, ge=1)
-    local_threads_per_worker: int = Field(1, ge=1)
+    num_partitions: int = Field(default=16, ge=1)
+    scheduler_address: str | None = Field(default=None, validate_default=True)
+    local_num_workers: int = Field(default=1, ge=1)
+    local_threads_per_worker: int = Field(default=1, ge=1)
     local_multiprocessing: bool = True
     gateway_address: str = "http://proxy-public/services/dask-gateway"
     gateway_proxy_address: str | None = None
@@ -89,10 +89,10 @@ class DaskConfig(Strict):
     gateway_auth_type: Literal["basic", "jupyterhub"] = "basic"
     gateway_api_token: SecretStr | None = None
     gateway_api_user: str | None = None
-    gateway_min_workers: int = Field(1, ge=1)
-    gateway_max_workers: int = Field(8, ge=1, validate_default=True)
+    gateway_min_workers: int = Field(default=1, ge=1)
+    gateway_max_workers: int = Field(default=8, ge=1, validate_default=True)
     gateway_shutdown_on_close: bool = True
-    gateway_timeout: int = Field(30, ge=1)
+    gateway_timeout: int = Field(default=30, ge=1)
     gateway_cluster_options: list[ClusterOption] = []
 
     @field_validator("scheduler_address")
@@ -172,7 +172,7 @@ class S3ExporterConfig(ExporterConfig):
     secret_key: SecretStr | None = None
     bucket: str
     endpoint_url: str | None = None
-    region: str = Field("us-east-1", validate_default=True)
+    region: str = Field(default="us-east-1", validate_default=True)
 
     @property
     def identity(self) -> str:
@@ -205,7 +205,7 @@ class GirderExporterConfig(ExporterConfig):
     root_id: str
     root_type: Literal["collection", "folder"] = "collection"
     host: str = "http://0.0.0.0"
-    port: int = Field(8180, gt=1023, lt=65536)
+    port: int = Field(default=8180, gt=1023, lt=65536)
     metadata_types: list[MetadataType] = ["asset", "file"]
 
     @property
@@ -233,9 +233,9 @@ class WebhookConfig(Strict):
     method: Literal["get", "put", "post", "delete", "patch"]
     headers: dict[str, str] | None = None
     data: dict[str, Any] | None = None
-    json_: dict[str, Any] | None = Field(None, alias="json")
+    json_: dict[str, Any] | None = Field(default=None, alias="json")
     params: dict[str, Any] | None = None
-    timeout: float | None = Field(None, gt=0)
+    timeout: float | None = Field(default=None, gt=0)
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, populate_by_name=True)
 
@@ -251,13 +251,13 @@ class HideboundConfig(Strict):
     exclude_regex: str = r"\.DS_Store"
     write_mode: Literal["copy", "move"] = "copy"
     dask: DaskConfig = DaskConfig()
-    workflow: list[Literal["delete", "update", "create", "export"]] = list(WORKFLOW_STEPS)
+    workflow: list[WorkflowStep] = list(WORKFLOW_STEPS)
     redact_regex: str = r"(_key|_id|_token|url)$"
     redact_hash: bool = True
     specification_files: list[Path] = []
     exporters: list[AnyExporterConfig] = []
     webhooks: list[WebhookConfig] = []
-    settle_seconds: float = Field(10, ge=0)
+    settle_seconds: float = Field(default=10, ge=0)
     schedule_cron: str = "0 * * * *"
     schedule_timezone: str = "UTC"
 

@@ -74,13 +74,16 @@ def trait_table(
     read = partial(read_traits, spec.file_traits)
     records = map_chunked(mapper, read, paths.tolist(), chunks, progress)
     table = pd.DataFrame.from_records(records, index=paths.index).convert_dtypes()
-    missing = [name for name in spec.file_traits if name not in table]
-    return table.assign(**dict.fromkeys(missing, pd.NA))  # every declared trait is a column
+    missing: dict[str, Any] = dict.fromkeys(
+        (name for name in spec.file_traits if name not in table), pd.NA
+    )
+    return table.assign(**missing)  # every declared trait is a column
 
 
 def trait_errors(table: pd.DataFrame, columns: list[str]) -> pd.Series:
     """Each row's failed traits as 'width, height: message', traits that failed alike together."""
     failed = table[columns].rename(columns=lambda column: column.removesuffix("_error")).stack()
+    assert isinstance(failed, pd.Series)  # single-level columns stack to a Series
     if failed.empty:
         return pd.Series(pd.NA, index=table.index, dtype="string")
     frame = failed.rename("message").rename_axis(["row", "trait"]).reset_index()

@@ -21,7 +21,8 @@ def ids(paths: pd.Series) -> pd.Series:
     """The ids of a column of relative paths, each distinct path hashed once; None stays None."""
     distinct = paths.dropna().unique()
     lookup = dict(zip(distinct, map(path_id, distinct), strict=True))
-    values = paths.to_numpy(dtype=object, na_value=None)
+    # na_value=None is valid pandas; the pandas-stubs overloads leave None out
+    values = paths.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     return pd.Series([lookup.get(p) for p in values], index=paths.index, dtype=object)
 
 

@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 STAGING_NAME = "hidebound"  # a staging directory must carry this name
 CONTENT = "content"
 METADATA = "metadata"
-METADATA_TYPES = ("asset", "file", "asset-chunk", "file-chunk")  # the dirs under metadata/
+MetadataType = Literal["asset", "file", "asset-chunk", "file-chunk"]  # the dirs under metadata/
+METADATA_TYPES: tuple[MetadataType, ...] = ("asset", "file", "asset-chunk", "file-chunk")
 PARTIAL = ".partial"  # suffix of a cross-filesystem move still in flight
 MANIFEST = ".manifest.json"  # what the last create staged, as digests
 EXPORTS = ".exports"  # one record per exporter: which manifest it took

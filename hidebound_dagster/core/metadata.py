@@ -82,7 +82,8 @@ def file_table_for_metadata(
 
 def file_records(table: pd.DataFrame) -> list[dict[str, Any]]:
     """One metadata dict per file, keys in a fixed order."""
-    return [{k: plain(v) for k, v in row.items()} for row in table[FILE_KEYS].to_dict("records")]
+    rows = table[FILE_KEYS].to_dict("records")
+    return [{str(k): plain(v) for k, v in row.items()} for row in rows]  # keys are FILE_KEYS
 
 
 def asset_records(files: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -185,7 +185,9 @@ def _indicator_found(name: str, position: int) -> str:
 
 def _token_found(name: str, start: int) -> str:
     """The run of text a bad token occupies; a lone separator if the token is empty."""
-    run = _TOKEN_RUN.match(name, start).group()
+    match = _TOKEN_RUN.match(name, start)
+    assert match is not None  # the pattern matches the empty string too
+    run = match.group()
     return run or name[start : start + 1]
 
 
@@ -278,7 +280,8 @@ def _typed_column(field: str, tokens: pa.Array, index: pd.Index) -> pd.Series:
 def _error_column(names: pd.Series, parsed: np.ndarray, fields: tuple[str, ...]) -> pd.Series:
     """Precise error text for each row the grammar rejected; missing where the name parsed."""
     errors = np.full(len(names), None, dtype=object)
-    values = names.to_numpy(dtype=object, na_value=None)
+    # na_value=None is valid pandas; the pandas-stubs overloads leave None out
+    values = names.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     for row in np.flatnonzero(~parsed):
         name = values[row]
         errors[row] = str(_diagnose(name, fields)) if isinstance(name, str) else NO_FILE_NAME

@@ -48,9 +48,9 @@ def scan_directory(root: Path) -> pd.DataFrame:
                 records.append(error_row(relative, f"cannot read file: {error.strerror}"))
                 continue
             shown = printable(relative)
-            problem = None if shown == relative else "file path is not valid UTF-8"
+            name_error = None if shown == relative else "file path is not valid UTF-8"
             records.append(
-                (shown, shown.rpartition("/")[2], stat.st_size, stat.st_mtime_ns, problem)
+                (shown, shown.rpartition("/")[2], stat.st_size, stat.st_mtime_ns, name_error)
             )
         real += _unseen(found_real, seen, records)
         links += _unseen(sorted(found_links), seen, records)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 import pandas as pd
@@ -38,7 +38,7 @@ def searchable(files: pd.DataFrame, assets: pd.DataFrame, group_by: GroupBy) -> 
     return table
 
 
-def padded(coordinate: object) -> list:
+def padded(coordinate: Any) -> list:
     """A coordinate as exactly three axes (None where absent), whatever the cell holds."""
     values = (
         list(coordinate)

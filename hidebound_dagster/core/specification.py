@@ -29,7 +29,7 @@ class Specification(pa.DataFrameModel):
     asset_type = "specification"
     filename_fields = ("project", "specification", "descriptor", "version", "extension")
     asset_name_fields = ("project", "specification", "descriptor", "version")
-    file_traits = {}  # trait name -> function of a file path
+    file_traits = dict[str, Callable[[str], Any]]()  # trait name -> function of a file path
 
     project: Optional[Series[str]] = pa.Field(is_project=True)  # noqa: UP045 (pandera needs Optional)
     specification: Series[str]
@@ -96,12 +96,17 @@ class ComplexSpecification(Specification):
     def asset_paths(cls, files: pd.DataFrame) -> pd.Series:
         token = re.compile(rf"(?:^|_)s-{cls.token()}(?:_|$)")
         paths = [
-            nearest_ancestor(path, lambda part, name=name: part == name)
+            nearest_ancestor(path, _named(name))
             if isinstance(name, str)
             else nearest_ancestor(path, lambda part: token.search(part) is not None)
             for path, name in zip(files["filepath_relative"], files["asset_name"], strict=True)
         ]
         return pd.Series(paths, index=files.index, dtype=object)
+
+
+def _named(name: str) -> Callable[[str], bool]:
+    """Whether a directory's own name is exactly `name`."""
+    return lambda part: part == name
 
 
 def nearest_ancestor(path: str, matches: Callable[[str], bool]) -> str | None:

@@ -127,6 +127,7 @@ def load_specifications(paths: Iterable[Path]) -> dict[str, type[Specification]]
             problems += [f"{path}: {issue}" for issue in issues]
             if issues:
                 continue
+            assert inspect.isclass(spec) and issubclass(spec, Specification)  # it has no issues
             token = spec.token()
             if token in found and found[token] is not spec:
                 problems.append(f"{path}: specification {token} is defined more than once")

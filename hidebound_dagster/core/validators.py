@@ -224,18 +224,18 @@ _OWNED = "_hidebound_check"
 def register_checks() -> None:
     """Register every validator as a pandera check; safe to call again (it re-registers)."""
     flag_rules = [is_project, is_descriptor, is_version, is_frame, is_coordinate, is_extension]
-    for rule in flag_rules:
-        _register(_flag_check(rule), ["flag"], pd.Series, _fixed_error(rule.__name__))
-    for rule in [is_eq, is_lt, is_gt, is_lte, is_gte]:
-        _register(_value_check(rule), ["value"], pd.Series, _value_error(rule.__name__))
+    for flag_rule in flag_rules:
+        _register(_flag_check(flag_rule), ["flag"], pd.Series, _fixed_error(flag_rule.__name__))
+    for value_rule in [is_eq, is_lt, is_gt, is_lte, is_gte]:
+        _register(_value_check(value_rule), ["value"], pd.Series, _value_error(value_rule.__name__))
     _register(_values_check(is_in), ["values"], pd.Series, _value_error("is_in"))
-    for rule in [
+    for table_rule in [
         is_homogeneous,
         is_contiguous,
         has_uniform_coordinate_count,
         has_dense_coordinates,
     ]:
-        _register(_table_check(rule), ["column"], pd.DataFrame, _table_error(rule))
+        _register(_table_check(table_rule), ["column"], pd.DataFrame, _table_error(table_rule))
     origin_check = _table_check_with_origin(coordinates_begin_at)
     _register(origin_check, ["column", "origin"], pd.DataFrame, _table_error(coordinates_begin_at))
 

@@ -212,15 +212,14 @@ class S3Exporter(Exporter):
         """Upload one staged file unless an identical object is there; verify the upload."""
         key = PREFIX + item.relative
         size = item.size
-        small = size < self.multipart_threshold
-        body = Path(item.source).read_bytes() if small else None
-        sha256 = hashlib.sha256(body).hexdigest() if small else sha256_file(item.source)
+        body = Path(item.source).read_bytes() if size < self.multipart_threshold else None
+        sha256 = hashlib.sha256(body).hexdigest() if body is not None else sha256_file(item.source)
         if expected_sha256 and sha256 != expected_sha256:
             raise self.error(f"{item.relative}: staged content does not match its metadata sha256")
         if self._is_current(key, size, sha256):
             return False
         metadata = {"sha256": sha256}
-        if small:
+        if body is not None:  # small enough for one request
             digest = hashlib.md5(body, usedforsecurity=False)
             md5 = digest.hexdigest()
             response = self.client.put_object(
