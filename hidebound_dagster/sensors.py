@@ -56,7 +56,12 @@ def ingress_sensor_for(job_name: str, keys: Keys) -> dg.SensorDefinition:
         if problem:
             return dg.SkipReason(f"config error, nothing scanned: {problem}")
         config = hidebound.location.require()
-        state = ingress_state(config.ingress_directory, config.include_regex, config.exclude_regex)
+        state = ingress_state(
+            config.ingress_directory,
+            config.include_regex,
+            config.exclude_regex,
+            config.follow_symlinks,
+        )
         seen = [observation(keys("ingress"), state)]
         if state.digest == previous_digest(context.cursor):
             return dg.SensorResult(skip_reason="unchanged", asset_events=seen)

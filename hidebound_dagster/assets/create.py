@@ -1,6 +1,6 @@
 """Create: stage the files of valid assets and write their metadata."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dagster as dg
@@ -20,6 +20,8 @@ from hidebound_dagster.core.metadata import (
 from hidebound_dagster.core.staging import StagingError, stage_content, stageable
 from hidebound_dagster.resources import DaskResource, HideboundResource
 
+EVERY_VALID_ASSET_STAGED = "every_valid_asset_staged"
+CHANGED_WHILE_STAGED = "left out: a file changed while it was being copied"
 CREATE: dict[str, Any] = {"group_name": "create", "owners": ["team:pipeline"]}
 
 
@@ -28,9 +30,10 @@ def stage(
     hidebound: HideboundResource,
     dask: DaskResource,
     validated_assets: pd.DataFrame,
-) -> dg.Output[pd.DataFrame]:
+) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
     """Every file of every valid asset, copied or moved into `staging/content` under its path
-    relative to ingress; an asset with a file gone or changed since update is left out whole."""
+    relative to ingress; an asset with a file gone or changed since update is left out whole,
+    and said so (a warning check on the asset)."""
     config = hidebound.config
     content = Staging(config.staging_directory).content
     files, skipped = stageable(validated_assets)
@@ -40,7 +43,7 @@ def stage(
     )
     try:
         with dask.mapper(config.dask) as mapper:
-            files["sha256"] = stage_content(
+            digests = stage_content(
                 files,
                 config.ingress_directory,
                 config.staging_directory,
@@ -52,10 +55,13 @@ def stage(
             )
     except (StagingError, OSError) as error:
         raise dg.Failure(description=f"create failed, nothing half-written: {error}") from None
+    changed = files.loc[digests.isna(), ["asset_path"]].drop_duplicates()
+    skipped = pd.concat([skipped, changed.assign(error=CHANGED_WHILE_STAGED)], ignore_index=True)
+    files = files[digests.notna()].assign(sha256=digests.dropna()).reset_index(drop=True)
     for line in skipped.itertuples():
         context.log.warning(f"create: not staged: {line.asset_path}: {line.error}")
     context.log.info(f"create: staged {len(files)} files")
-    return dg.Output(
+    yield dg.Output(
         files,
         metadata={
             "assets": int(files["asset_path"].nunique()),
@@ -65,6 +71,18 @@ def stage(
             "content": dg.MetadataValue.path(str(content)),
             "not_staged": len(skipped),
             "not_staged_assets": dg.MetadataValue.md(markdown.table(skipped)),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name=EVERY_VALID_ASSET_STAGED,
+        passed=skipped.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(skipped)} valid assets not staged: their files changed since update"
+        if len(skipped)
+        else "every valid asset was staged",
+        metadata={
+            "not_staged": len(skipped),
+            "assets": dg.MetadataValue.md(markdown.table(skipped)),
         },
     )
 
@@ -103,6 +121,7 @@ def create_assets(keys: Keys, after: Sequence[dg.AssetKey] = ()) -> list[dg.Asse
         dg.asset(
             name="staged_content",
             key_prefix=keys.prefix,
+            check_specs=[dg.AssetCheckSpec(EVERY_VALID_ASSET_STAGED, asset=keys("staged_content"))],
             deps=list(after),
             ins=keys.ins("validated_assets"),
             kinds={"pandas", "parquet", "filesystem"},

@@ -52,6 +52,7 @@ def scan(
             mapper=mapper,
             chunks=config.dask.num_partitions,
             log=context.log.info,
+            follow_symlinks=config.follow_symlinks,
         )
     counts = summary.file_counts(table)
     context.log.info(f"update: file table done: {counts}")

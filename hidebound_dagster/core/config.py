@@ -249,6 +249,7 @@ class HideboundConfig(Strict):
     key_prefix: str | None = None
     include_regex: str = ""
     exclude_regex: str = r"\.DS_Store"
+    follow_symlinks: Literal["never", "within"] = "never"
     write_mode: Literal["copy", "move"] = "copy"
     dask: DaskConfig = DaskConfig()
     workflow: list[WorkflowStep] = list(WORKFLOW_STEPS)
@@ -294,6 +295,32 @@ class HideboundConfig(Strict):
                 "the staged files are the only copy, so delete would refuse on every run; add "
                 "an exporter, or take delete out of the workflow"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _links_are_not_moved(self) -> HideboundConfig:
+        if self.write_mode == "move" and self.follow_symlinks == "within":
+            raise ValueError(
+                "follow_symlinks: within cannot be used with write_mode: move (a move would "
+                "move the link, not the file); use copy mode, or leave links unfollowed"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _exports_stay_apart(self) -> HideboundConfig:
+        problems = [
+            f"exporters.{index}.target_directory: {entry.target_directory} must not be equal "
+            f"to, inside or contain the {name} directory {directory}"
+            for index, entry in enumerate(self.exporters)
+            if isinstance(entry, DiskExporterConfig)
+            for name, directory in (
+                ("ingress", self.ingress_directory),
+                ("staging", self.staging_directory),
+            )
+            if overlapping(entry.target_directory, directory)
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -441,6 +468,7 @@ ENV_SCALAR_KEYS = (
     "ingress_directory",
     "staging_directory",
     "key_prefix",
+    "follow_symlinks",
     "include_regex",
     "exclude_regex",
     "write_mode",

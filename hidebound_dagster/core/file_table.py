@@ -13,7 +13,7 @@ from hidebound_dagster.core import naming
 from hidebound_dagster.core.identity import ids
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
 from hidebound_dagster.core.progress import Progress
-from hidebound_dagster.core.scan import scan_directory, select
+from hidebound_dagster.core.scan import LinkPolicy, scan_directory, select
 from hidebound_dagster.core.specification import Specification, asset_path_errors
 
 NAME_FIELDS = [field for field in naming.FIELDS if field != "extension"]
@@ -109,10 +109,12 @@ def build_file_table(
     mapper: Mapper = serial_map,
     chunks: int = 16,
     log: Callable[[str], None] | None = None,
+    follow_symlinks: LinkPolicy = "never",
 ) -> pd.DataFrame:
-    """Scan ingress and return one row per selected file: name fields, traits, asset path,
-    and a `file_error` that says everything wrong with the file (None when nothing is)."""
-    files = identify(select(scan_directory(ingress), include_regex, exclude_regex), ingress, specs)
+    """Scan ingress and return one row per selected entry: name fields, traits, asset path,
+    and a `file_error` that says everything wrong with it (None when nothing is)."""
+    scanned = select(scan_directory(ingress, follow_symlinks), include_regex, exclude_regex)
+    files = identify(scanned, ingress, specs)
     parts = [
         parse_spec_rows(spec, rows).join(trait_table(spec, readable(rows), mapper, chunks, log))
         for spec, rows in by_specification(files, specs)
@@ -171,7 +173,16 @@ LEADING = [
     *NAME_FIELDS[2:],
     "extension",
 ]
-TRAILING = ["file_error", "size", "mtime_ns", "filepath", "file_id", "asset_id"]
+TRAILING = [
+    "file_error",
+    "size",
+    "mtime_ns",
+    "device",
+    "inode",
+    "filepath",
+    "file_id",
+    "asset_id",
+]
 
 
 def order_columns(table: pd.DataFrame) -> pd.DataFrame:

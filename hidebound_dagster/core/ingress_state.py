@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from hidebound_dagster.core.scan import scan_directory, select
+from hidebound_dagster.core.scan import LinkPolicy, scan_directory, select
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,14 @@ class IngressState:
         return max(0.0, settle_seconds - age) if self.files else 0.0
 
 
-def ingress_state(root: Path, include_regex: str = "", exclude_regex: str = "") -> IngressState:
+def ingress_state(
+    root: Path,
+    include_regex: str = "",
+    exclude_regex: str = "",
+    follow_symlinks: LinkPolicy = "never",
+) -> IngressState:
     """Fingerprint the selected files under root."""
-    files = select(scan_directory(root), include_regex, exclude_regex)
+    files = select(scan_directory(root, follow_symlinks), include_regex, exclude_regex)
     lines = (
         files["filepath_relative"]
         + "\0"

@@ -1,15 +1,40 @@
-"""Listing an ingress directory: one record per file, with the problems that stop a file from
-being read recorded on its row instead of raised."""
+"""Listing an ingress directory: one record per entry that is not a directory, with whatever
+stops it from being read recorded on its row instead of raised.
+
+Only regular files inside ingress are ever read. A symbolic link is a row with an error and is
+never followed, unless `follow_symlinks="within"`, which follows links whose resolved target
+stays inside ingress (each directory once). FIFOs, sockets and devices are rows with an error;
+the scan only lists and lstats, so it never opens (and never blocks on) any of them.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
-SCAN_COLUMNS = ["filepath_relative", "filename", "size", "mtime_ns", "scan_error"]
+SCAN_COLUMNS = [
+    "filepath_relative",
+    "filename",
+    "size",
+    "mtime_ns",
+    "device",
+    "inode",
+    "scan_error",
+]
+LinkPolicy = Literal["never", "within"]
+SPECIAL = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+LINK_NOT_FOLLOWED = "symbolic link: not ingested (links are not followed; see follow_symlinks)"
+LINK_OUTSIDE = "symbolic link to outside the ingress directory: not ingested"
 
 
 def printable(name: str) -> str:
@@ -17,81 +42,122 @@ def printable(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
-def scan_directory(root: Path) -> pd.DataFrame:
-    """Walk root without following the same directory twice: relative path, size, mtime and a
-    scan error (unreadable file, broken link, link loop, non-UTF-8 name) per file. The real
-    tree is walked first and symbolic links to directories after it, each level in name order,
-    so the same tree always gives the same rows."""
-    records: list[tuple[str, str, int | None, int | None, str | None]] = []
-    seen = {_identity(root)}
+class Rows:
+    """The scan's rows as columns, so integer columns are built exactly (never via float)."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list] = {name: [] for name in SCAN_COLUMNS}
+
+    def add(self, relative: str, status: os.stat_result | None, problem: str | None) -> None:
+        shown = printable(relative)
+        if problem is None and shown != relative:
+            problem = "file path is not valid UTF-8"
+        facts: list[int | None] = (
+            [status.st_size, status.st_mtime_ns, status.st_dev, status.st_ino] if status else []
+        )
+        values: list[object] = [
+            shown,
+            shown.rpartition("/")[2],
+            *(facts or [None, None, None, None]),
+        ]
+        for name, value in zip(SCAN_COLUMNS, [*values, problem], strict=True):
+            self.columns[name].append(value)
+
+    def table(self) -> pd.DataFrame:
+        columns = self.columns
+        table = pd.DataFrame(
+            {
+                "filepath_relative": pd.array(columns["filepath_relative"], dtype="str"),
+                "filename": pd.array(columns["filename"], dtype="str"),
+                **{
+                    name: pd.array(columns[name], dtype="Int64")
+                    for name in ("size", "mtime_ns", "device", "inode")
+                },
+                "scan_error": pd.Series(columns["scan_error"], dtype=object),
+            }
+        )
+        return table.sort_values("filepath_relative", ignore_index=True)
+
+
+def scan_directory(root: Path, follow_symlinks: LinkPolicy = "never") -> pd.DataFrame:
+    """Walk root: relative path, size, mtime, device, inode and a scan error per entry. The
+    real tree is walked first and followed links to directories after it (so a directory is
+    listed under its real path), each level in name order: the same tree gives the same rows."""
+    rows = Rows()
+    inside = root.resolve()
+    seen = {identity(root.stat())}
     real: list[tuple[str, str]] = [("", str(root))]
-    links: list[tuple[str, str]] = []
+    links: list[tuple[str, str, tuple[int, int]]] = []
     while real or links:
-        prefix, directory = real.pop() if real else links.pop(0)
+        if real:
+            prefix, directory = real.pop()
+        else:
+            relative, directory, key = links.pop(0)
+            if key in seen:
+                rows.add(relative, None, "symbolic link to a directory already scanned (a loop?)")
+                continue
+            seen.add(key)
+            prefix = relative + "/"
         try:
             entries = sorted(os.scandir(directory), key=lambda entry: entry.name, reverse=True)
         except OSError as error:
-            problem = f"cannot list directory: {error.strerror}"
-            records.append(error_row(prefix.rstrip("/"), problem))
+            rows.add(prefix.rstrip("/"), None, f"cannot list directory: {error.strerror}")
             continue
-        found_real: list[tuple[str, str]] = []
-        found_links: list[tuple[str, str]] = []
+        found_links: list[tuple[str, str, tuple[int, int]]] = []
         for entry in entries:
             relative = prefix + entry.name
             try:
-                if entry.is_dir():
-                    found = found_links if entry.is_symlink() else found_real
-                    found.append((relative + "/", entry.path))
-                    continue
-                stat = entry.stat()
+                if entry.is_symlink():
+                    followed = follow(entry.path, inside, follow_symlinks)
+                    if isinstance(followed, str):
+                        rows.add(relative, None, followed)
+                    elif stat.S_ISDIR(followed.st_mode):
+                        found_links.append((relative, resolved(entry.path), identity(followed)))
+                    else:
+                        rows.add(relative, followed, not_regular(followed))
+                elif entry.is_dir(follow_symlinks=False):
+                    key = identity(entry.stat(follow_symlinks=False))
+                    if key in seen:  # the same directory mounted twice
+                        rows.add(relative, None, "directory already scanned (mounted twice?)")
+                    else:
+                        seen.add(key)
+                        real.append((relative + "/", entry.path))
+                else:
+                    status = entry.stat(follow_symlinks=False)
+                    rows.add(relative, status, not_regular(status))
             except OSError as error:
-                records.append(error_row(relative, f"cannot read file: {error.strerror}"))
-                continue
-            shown = printable(relative)
-            name_error = None if shown == relative else "file path is not valid UTF-8"
-            records.append(
-                (shown, shown.rpartition("/")[2], stat.st_size, stat.st_mtime_ns, name_error)
-            )
-        real += _unseen(found_real, seen, records)
-        links += _unseen(sorted(found_links), seen, records)
-    table = pd.DataFrame.from_records(records, columns=SCAN_COLUMNS)
-    table = table.astype({"size": "Int64", "mtime_ns": "Int64", "scan_error": object})
-    return table.sort_values("filepath_relative", ignore_index=True)
+                rows.add(relative, None, f"cannot read: {error.strerror}")
+        links += sorted(found_links)
+    return rows.table()
 
 
-def error_row(relative: str, problem: str) -> tuple[str, str, None, None, str]:
-    """A row for an entry that cannot be read."""
-    shown = printable(relative)
-    return shown, shown.rpartition("/")[2], None, None, problem
+def resolved(path: str) -> str:
+    return os.path.realpath(path)
 
 
-def _unseen(
-    pending: list[tuple[str, str]], seen: set[tuple[int, int]], records: list
-) -> list[tuple[str, str]]:
-    """Directories not scanned yet; one reached again (through a link) becomes an error row."""
-    kept = []
-    for prefix, directory in pending:
-        try:
-            identity = _identity(Path(directory))
-        except OSError as error:
-            problem = f"cannot read directory: {error.strerror}"
-            records.append(error_row(prefix.rstrip("/"), problem))
-            continue
-        if identity in seen:
-            records.append(
-                error_row(
-                    prefix.rstrip("/"), "symbolic link to a directory already scanned (a loop?)"
-                )
-            )
-            continue
-        seen.add(identity)
-        kept.append((prefix, directory))
-    return kept
+def follow(path: str, inside: Path, policy: LinkPolicy) -> os.stat_result | str:
+    """The status of a link's target when the policy lets it be followed, else why not."""
+    if policy == "never":
+        return LINK_NOT_FOLLOWED
+    target = Path(resolved(path))
+    if target != inside and inside not in target.parents:
+        return LINK_OUTSIDE
+    try:
+        return target.stat()
+    except OSError as error:
+        return f"broken symbolic link: {error.strerror}"
 
 
-def _identity(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_dev, stat.st_ino
+def not_regular(status: os.stat_result) -> str | None:
+    """Why an entry that is not a directory is not read: None for a regular file."""
+    if stat.S_ISREG(status.st_mode):
+        return None
+    kind = SPECIAL.get(stat.S_IFMT(status.st_mode), "not a regular file")
+    return f"{kind}, not a regular file: never opened"
+
+
+def identity(status: os.stat_result) -> tuple[int, int]:
+    return status.st_dev, status.st_ino
 
 
 def select(files: pd.DataFrame, include_regex: str, exclude_regex: str) -> pd.DataFrame:

@@ -11,8 +11,10 @@ interrupted move is put back by `restore_interrupted`.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -26,32 +28,48 @@ from hidebound_dagster.core.manifest import clear_records, unexported
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
 from hidebound_dagster.core.progress import Progress
 
+COPY_BUFFER = 1 << 20
+
 
 class StagingError(RuntimeError):
     """Staging cannot proceed safely; nothing was lost, and the message says what to do."""
 
 
+#: What makes a file the one update validated: device, inode, size, modification time.
+Identity = tuple[int, int, int, int]
+IDENTITY_COLUMNS = ["device", "inode", "size", "mtime_ns"]
+CHANGED = "cannot be staged: it is no longer the file update validated (replaced or modified)"
+
+
+def identity_of(status: os.stat_result) -> Identity:
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def identities(files: pd.DataFrame) -> list[Identity]:
+    """The identity update recorded for each file."""
+    columns = [files[name].astype("int64").tolist() for name in IDENTITY_COLUMNS]
+    return list(zip(*columns, strict=True))
+
+
+def change(path: str, expected: Identity) -> str | None:
+    """Why the file at `path` is not the one update validated, None when it is."""
+    try:
+        status = os.lstat(path)
+    except OSError as error:
+        return f"cannot be staged: {error.strerror} since update"
+    if not stat.S_ISREG(status.st_mode) or identity_of(status) != expected:
+        return CHANGED
+    return None
+
+
 def source_changes(files: pd.DataFrame) -> pd.Series:
-    """Why a file can no longer be staged as the update saw it (gone, or its size or mtime
-    changed since), None where it is unchanged."""
-
-    def change(path: str, size: int, mtime_ns: int) -> str | None:
-        try:
-            stat = Path(path).stat()
-        except OSError as error:
-            return f"cannot be staged: {error.strerror} since update"
-        if stat.st_size != size or stat.st_mtime_ns != mtime_ns:
-            return "cannot be staged: it changed since update (size or modification time)"
-        return None
-
-    return pd.Series(
-        [
-            change(*row)
-            for row in zip(files["filepath"], files["size"], files["mtime_ns"], strict=True)
-        ],
-        index=files.index,
-        dtype=object,
-    )
+    """Why a file can no longer be staged as the update saw it (gone, replaced, or modified
+    since), None where it is unchanged."""
+    changes = [
+        change(path, expected)
+        for path, expected in zip(files["filepath"], identities(files), strict=True)
+    ]
+    return pd.Series(changes, index=files.index, dtype=object)
 
 
 def stageable(files: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -65,20 +83,50 @@ def stageable(files: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return files[keep].reset_index(drop=True), skipped.reset_index()
 
 
-def copy_chunk(target: Path, jobs: list[tuple[str, str]]) -> list[str]:
-    """Copy each (source, relative path) under target; return each copy's sha256."""
-    digests = []
-    for source, relative in jobs:
-        destination = target / relative
-        shutil.copy2(source, destination)
-        digests.append(sha256_file(destination))
-    return digests
+Job = tuple[str, str, Identity]  # source, path relative to content, validated identity
 
 
-def move_chunk(target: Path, jobs: list[tuple[str, str]]) -> list[str]:
-    """Move each (source, relative path) under target without a moment where it is nowhere."""
-    digests = []
-    for source, relative in jobs:
+def copy_chunk(target: Path, jobs: list[Job]) -> list[str | None]:
+    """Copy each source under target; each copy's sha256, or None (and no copy) where the
+    source is no longer the file update validated."""
+    return [
+        copy_validated(source, target / relative, expected) for source, relative, expected in jobs
+    ]
+
+
+def copy_validated(source: str, destination: Path, expected: Identity) -> str | None:
+    """Copy the validated file (opened without following links or blocking, checked to be the
+    same regular file before and after) and return the sha256 of the bytes written."""
+    try:
+        handle = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        before = os.fstat(handle)
+        if not stat.S_ISREG(before.st_mode) or identity_of(before) != expected:
+            return None
+        digest = hashlib.sha256()
+        with os.fdopen(handle, "rb", closefd=False) as reader, destination.open("xb") as writer:
+            while chunk := reader.read(COPY_BUFFER):
+                digest.update(chunk)
+                writer.write(chunk)
+        if identity_of(os.fstat(handle)) != expected:
+            destination.unlink()
+            return None
+        os.utime(destination, ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.chmod(destination, stat.S_IMODE(before.st_mode))  # noqa: PTH101
+        return digest.hexdigest()
+    finally:
+        os.close(handle)
+
+
+def move_chunk(target: Path, jobs: list[Job]) -> list[str | None]:
+    """Move each source under target without a moment where it is nowhere; a source that is no
+    longer the validated file stops the create (what was moved is put back by update)."""
+    digests: list[str | None] = []
+    for source, relative, expected in jobs:
+        if change(source, expected):
+            raise StagingError(f"{source} changed while it was being staged; run update again")
         digests.append(move_file(Path(source), target / relative))
     return digests
 
@@ -263,10 +311,16 @@ def stage_content(
     target.mkdir()
     make_directories(target, files["filepath_relative"])
     work = copy_chunk if write_mode == "copy" else move_chunk
-    jobs = list(zip(files["filepath"], files["filepath_relative"], strict=True))
+    jobs = list(zip(files["filepath"], files["filepath_relative"], identities(files), strict=True))
     try:
         progress = Progress(log, f"create: {write_mode}", len(jobs)) if log else None
-        digests = map_chunked(mapper, partial(work, target), jobs, chunks, progress)
+        digests = pd.Series(
+            map_chunked(mapper, partial(work, target), jobs, chunks, progress),
+            index=files.index,
+            dtype=object,
+        )
+        if write_mode == "copy":
+            digests = drop_changed_assets(files, digests, target)
     except BaseException:
         if write_mode == "copy":
             shutil.rmtree(target, ignore_errors=True)
@@ -276,7 +330,18 @@ def stage_content(
     else:
         for parent in parents(files["filepath"]):
             remove_empty_parents(Path(parent), ingress)
-    return pd.Series(digests, index=files.index, dtype=object)
+    return digests
+
+
+def drop_changed_assets(files: pd.DataFrame, digests: pd.Series, target: Path) -> pd.Series:
+    """Remove from the new content tree every file of an asset that had a file change while it
+    was copied (an asset is staged whole or not at all); those files' digests become None."""
+    changed = files.loc[digests.isna(), "asset_path"].unique()
+    dropped = files["asset_path"].isin(changed)
+    for relative in files.loc[dropped & digests.notna(), "filepath_relative"]:
+        (target / relative).unlink()
+    remove_empty_directories(target)
+    return digests.where(~dropped, None)
 
 
 def remove_leftovers(staging: Path) -> None:

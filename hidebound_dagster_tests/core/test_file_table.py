@@ -73,10 +73,12 @@ def test_one_row_per_file_with_facts(table: pd.DataFrame, ingress: Ingress) -> N
         "asset_name",
         "asset_path",
     ]
-    assert list(table.columns[-6:]) == [
+    assert list(table.columns[-8:]) == [
         "file_error",
         "size",
         "mtime_ns",
+        "device",
+        "inode",
         "filepath",
         "file_id",
         "asset_id",
@@ -214,7 +216,9 @@ def test_scan_error_skips_traits_and_is_the_file_error(tmp_path: Path, specs: Sp
     (asset / "p-proj001_s-seq001_d-walk_v001_f0002.png").symlink_to(tmp_path / "gone.png")
     rows = by_path(build_file_table(tmp_path, specs))
     broken = rows[f"{asset.name}/p-proj001_s-seq001_d-walk_v001_f0002.png"]
-    assert broken["file_error"] == "cannot read file: No such file or directory"
+    assert broken["file_error"] == (
+        "symbolic link: not ingested (links are not followed; see follow_symlinks)"
+    )
     assert broken["asset_path"] == asset.name
     assert not present(broken.get("width_error"))
 

@@ -128,35 +128,88 @@ def test_default_exclude_of_the_file_table_drops_ds_store(ingress: Path) -> None
 # --- links and names that cannot be read ---------------------------------------------------
 
 
-def test_symlink_loop_is_a_row_and_the_scan_terminates(ingress: Path) -> None:
-    (ingress / "a" / "b" / "up").symlink_to(ingress, target_is_directory=True)
-    (ingress / "a" / "here").symlink_to(".", target_is_directory=True)
-    table = scan_directory(ingress)
-    assert len(table) == len(ALL) + 2
-    for link in ["a/b/up", "a/here"]:
-        assert "already scanned" in error_of(table, link)
-        assert pd.isna(rows(table)[link]["size"])
-    assert not table["filepath_relative"].str.startswith("a/b/up/").any()
-
-
-def test_symlink_to_a_directory_outside_is_followed(tmp_path: Path, ingress: Path) -> None:
+def test_links_are_rows_and_never_followed_by_default(tmp_path: Path, ingress: Path) -> None:
     outside = tmp_path / "outside"
     write(outside / "o.png", b"abc")
     (ingress / "linked").symlink_to(outside, target_is_directory=True)
+    (ingress / "root").symlink_to("/", target_is_directory=True)
+    (ingress / "a" / "up").symlink_to(ingress, target_is_directory=True)
+    (ingress / "a" / "f-link.png").symlink_to(ingress / "a" / "b" / "f.png")
+    (ingress / "self.png").symlink_to("self.png")
+    (ingress / "broken.png").symlink_to(ingress / "nowhere.png")
     table = scan_directory(ingress)
-    assert error_of(table, "linked/o.png") is None
-    assert rows(table)["linked/o.png"]["size"] == 3
+    links = ["linked", "root", "a/up", "a/f-link.png", "self.png", "broken.png"]
+    assert len(table) == len(ALL) + len(links)
+    for link in links:
+        assert error_of(table, link) == scan.LINK_NOT_FOLLOWED, link
+        assert pd.isna(rows(table)[link]["size"])
+    assert not table["filepath_relative"].str.contains("/", regex=False).where(
+        table["filepath_relative"].str.startswith(("linked", "root", "a/up/")), False
+    ).any()
 
 
-def test_self_referencing_and_broken_file_links_are_rows(ingress: Path) -> None:
+def test_within_follows_links_inside_ingress_once(tmp_path: Path, ingress: Path) -> None:
+    (ingress / "a" / "b" / "up").symlink_to(ingress, target_is_directory=True)
+    (ingress / "a" / "here").symlink_to(".", target_is_directory=True)
+    (ingress / "alias").symlink_to(ingress / "a" / "b", target_is_directory=True)
+    (ingress / "f-link.png").symlink_to(ingress / "a" / "b" / "f.png")
+    table = scan_directory(ingress, "within")
+    for link in ["a/b/up", "a/here", "alias"]:  # directories already scanned: no double visit
+        assert "already scanned" in error_of(table, link), link
+    assert error_of(table, "f-link.png") is None
+    assert rows(table)["f-link.png"]["size"] == rows(table)["a/b/f.png"]["size"]
+    assert not table["filepath_relative"].str.startswith(("a/b/up/", "alias/")).any()
+
+
+def test_within_refuses_links_that_leave_ingress(tmp_path: Path, ingress: Path) -> None:
+    outside = tmp_path / "outside"
+    write(outside / "o.png", b"abc")
+    (ingress / "linked").symlink_to(outside, target_is_directory=True)
+    (ingress / "o.png").symlink_to(outside / "o.png")
+    (ingress / "root").symlink_to("/", target_is_directory=True)
+    (ingress / "dotdot").symlink_to("../outside", target_is_directory=True)
+    table = scan_directory(ingress, "within")
+    for link in ["linked", "o.png", "root", "dotdot"]:
+        assert error_of(table, link) == scan.LINK_OUTSIDE, link
+    assert not table["filepath_relative"].str.startswith(("linked/", "root/", "dotdot/")).any()
+
+
+def test_within_broken_and_looping_file_links_are_rows(ingress: Path) -> None:
     (ingress / "self.png").symlink_to("self.png")
     (ingress / "a" / "broken.png").symlink_to(ingress / "nowhere.png")
-    table = scan_directory(ingress)
+    table = scan_directory(ingress, "within")
     assert "symbolic links" in error_of(table, "self.png")  # too many levels of ...
     assert "No such file" in error_of(table, "a/broken.png")
-    assert rows(table)["self.png"]["filename"] == "self.png"
     assert pd.isna(rows(table)["a/broken.png"]["size"])
     assert error_of(table, "a/b/f.png") is None
+
+
+def test_special_files_are_rows_and_never_opened(ingress: Path) -> None:
+    import socket
+
+    os.mkfifo(ingress / "p-cat001_s-img001_d-fifo_v001.png")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(ingress / "sock.png"))
+    try:
+        table = scan_directory(ingress)  # would block forever if it opened the FIFO
+    finally:
+        server.close()
+    assert error_of(table, "p-cat001_s-img001_d-fifo_v001.png") == (
+        "a FIFO, not a regular file: never opened"
+    )
+    assert error_of(table, "sock.png") == "a socket, not a regular file: never opened"
+
+
+def test_integer_columns_are_exact_whatever_other_rows_hold(ingress: Path) -> None:
+    """A row without a size or time (a link) must not turn the others into floats: a
+    nanosecond time above 2**53 would be rounded."""
+    path = ingress / "a" / "b" / "f.png"
+    os.utime(path, ns=(1_700_000_000_123_456_789, 1_700_000_000_123_456_789))
+    (ingress / "link").symlink_to(path)
+    table = scan_directory(ingress)
+    assert str(table["mtime_ns"].dtype) == "Int64"
+    assert rows(table)["a/b/f.png"]["mtime_ns"] == 1_700_000_000_123_456_789
+    assert rows(table)["a/b/f.png"]["inode"] == path.stat().st_ino
 
 
 def test_non_utf8_file_name_is_a_row_with_an_error(ingress: Path) -> None:

@@ -386,7 +386,8 @@ def test_file_changed_between_update_and_create_leaves_its_whole_asset_out(
     )
     assert list(skipped["asset_path"]) == [FUR]
     assert skipped["error"].iloc[0] == (
-        f"{changed.name}: cannot be staged: it changed since update (size or modification time)"
+        f"{changed.name}: cannot be staged: it is no longer the file update validated "
+        "(replaced or modified)"
     )
     create(valid, ingress, staging, "move", specs)
     assert not (staging / "content" / FUR).exists()
@@ -413,6 +414,23 @@ def failing_copyfile(monkeypatch: pytest.MonkeyPatch, after: int) -> list[str]:
     return calls
 
 
+def failing_copy(monkeypatch: pytest.MonkeyPatch, after: int) -> list[str]:
+    """Make the copy-mode copy write half of the (after+1)th file, then fail with ENOSPC."""
+    real = staging_module.copy_validated
+    calls: list[str] = []
+
+    def copy(source, destination, expected):
+        calls.append(str(source))
+        if len(calls) > after:
+            data = Path(source).read_bytes()
+            Path(destination).write_bytes(data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(destination))
+        return real(source, destination, expected)
+
+    monkeypatch.setattr(staging_module, "copy_validated", copy)
+    return calls
+
+
 def test_disk_full_during_copy_keeps_the_previous_content_and_no_temporary_directory(
     ingress: Path, staging: Path, specs: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -420,14 +438,14 @@ def test_disk_full_during_copy_keeps_the_previous_content_and_no_temporary_direc
     previous = tree(staging / "content")
     write_frames(ingress, "cat001/raw001/p-cat001_s-raw001_d-extra_v001", [1, 2, 3])
     valid = update(ingress, specs)["valid"]
-    calls = failing_copyfile(monkeypatch, after=6)
+    calls = failing_copy(monkeypatch, after=6)
     with pytest.raises(OSError) as raised:
         stage_content(valid, ingress, staging, "copy")
     assert raised.value.errno == errno.ENOSPC
     assert len(calls) == 7
     assert tree(staging / "content") == previous
-    leftovers = [p.name for p in staging.iterdir() if p.name not in ("content", "metadata")]
-    assert leftovers == []
+    kept = ("content", "metadata", ".manifest.json")
+    assert [p.name for p in staging.iterdir() if p.name not in kept] == []
 
 
 def test_disk_full_during_a_cross_filesystem_move_loses_nothing(
