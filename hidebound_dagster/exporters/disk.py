@@ -14,13 +14,17 @@ from hidebound_dagster.core.identity import sha256_file
 from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem
 
 COPY_BUFFER = 1 << 20
+#: Where copies are written before they are renamed into place: one directory at the target's
+#: root (same filesystem), so what a killed export left is found and removed without a walk.
+PARTIAL_DIR = ".hidebound-partial"
 _PROCESS = uuid.uuid4().hex[:12]  # temporary names: unique per process, then per file
 _COUNTER = itertools.count()
 
 
-def copy_atomically(source: str, target: str) -> None:
-    """Copy to a temporary name beside `target`, then rename: readers never see half a file."""
-    temporary = f"{target.rpartition('/')[0]}/.hidebound-{_PROCESS}-{next(_COUNTER)}.tmp"
+def copy_atomically(source: str, target: str, partial_dir: str) -> None:
+    """Copy to a temporary name in `partial_dir`, then rename onto `target`: readers never see
+    half a file, and a failed copy leaves the previous target file whole."""
+    temporary = f"{partial_dir}/{_PROCESS}-{next(_COUNTER)}.tmp"
     try:
         with open(source, "rb") as reader, open(temporary, "xb") as writer:  # noqa: PTH123
             shutil.copyfileobj(reader, writer, COPY_BUFFER)
@@ -52,8 +56,14 @@ class DiskExporter(Exporter):
         if target == staging or staging in target.parents:
             raise self.error(f"the target directory must not be inside staging {staging}")
         self.target_directory.mkdir(parents=True, exist_ok=True)
+        partial = self.target_directory / PARTIAL_DIR
+        shutil.rmtree(partial, ignore_errors=True)  # what an interrupted export left
+        partial.mkdir()
         self._directories = set()
-        yield
+        try:
+            yield
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
 
     def _export_content(self, item: ExportItem) -> bool:
         return self._mirror(item, item.data.get("sha256"))
@@ -70,7 +80,7 @@ class DiskExporter(Exporter):
         if directory not in self._directories:
             os.makedirs(directory, exist_ok=True)  # noqa: PTH103
             self._directories.add(directory)
-        copy_atomically(item.source, target)
+        copy_atomically(item.source, target, f"{self.target_directory}/{PARTIAL_DIR}")
         return True
 
     @staticmethod

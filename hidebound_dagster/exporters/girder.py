@@ -19,6 +19,7 @@ import girder_client
 import requests
 from requests.adapters import HTTPAdapter
 
+from hidebound_dagster.core.identity import sha256_file
 from hidebound_dagster.exporters.base import (
     CONTENT,
     METADATA_TYPES,
@@ -31,6 +32,9 @@ from hidebound_dagster.exporters.errors import retry
 
 MiB = 1024 * 1024
 GIRDER_METADATA_TYPES = ("asset", "file")
+#: Item metadata: the sha256 of the bytes last uploaded to the item's file (Girder stores no
+#: content hash of its own), so a file changed without changing size is sent again.
+UPLOADED_SHA256 = "hidebound_uploaded_sha256"
 ROOT = PurePosixPath(".")
 
 
@@ -206,13 +210,16 @@ class GirderExporter(Exporter):
         return self._retry(lambda: self._gc.createItem(folder_id, path.name, reuseExisting=True))
 
     def _export_content(self, item: ExportItem) -> bool:
+        """The file first, then the metadata that describes it, so an item never claims a
+        sha256 its file does not have."""
         path = PurePosixPath(content_path(item.data))
         document = self._item(path)
+        source = Path(item.source)
+        sha256 = item.data.get("sha256") or sha256_file(source)
+        uploaded = self._retry(lambda: self._sync_file(document, source, path.name, sha256))
         changed = False
         if "file" in self.metadata_types:
             changed = self._retry(lambda: self._set_metadata("item", document, item.data))
-        source = Path(item.source)
-        uploaded = self._retry(lambda: self._sync_file(document["_id"], source, path.name))
         return changed or uploaded
 
     def _export_metadata(self, item: ExportItem) -> bool:
@@ -234,16 +241,22 @@ class GirderExporter(Exporter):
         )
         return True
 
-    def _sync_file(self, item_id: str, source: Path, name: str) -> bool:
-        """Keep one file `name` of the staged size in the item; replace stale ones."""
+    def _sync_file(self, document: dict, source: Path, name: str, sha256: str) -> bool:
+        """Keep one file `name` in the item, of the staged size and, by the sha256 recorded on
+        the item after its last upload, the staged bytes; replace anything else."""
+        item_id = document["_id"]
         size = source.stat().st_size
         files = [f for f in self._gc.listFile(item_id) if f["name"] == name]
-        keep = next((f for f in files if f["size"] == size), None)
+        recorded = (document.get("meta") or {}).get(UPLOADED_SHA256)
+        same = recorded == sha256
+        keep = next((f for f in files if f["size"] == size), None) if same else None
         stale = [f for f in files if f is not keep]
         for file in stale:
             self._gc.delete(f"file/{file['_id']}")
         if keep is None:
             self._upload(item_id, source, name, size)
+            sent = {UPLOADED_SHA256: sha256_file(source)}  # the bytes really sent
+            self._gc.put(f"item/{item_id}/metadata", json=sent)
         return keep is None or bool(stale)
 
     def _upload(self, item_id: str, source: Path, name: str, size: int) -> None:

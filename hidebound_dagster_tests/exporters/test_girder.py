@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 import uuid
@@ -56,6 +58,7 @@ def expected_girder(staging: Staging, types: tuple[str, ...] = ("asset", "file")
                 tree[parent.as_posix()] = {"meta": {}}
         data = (staging.root / "content" / path).read_bytes()
         meta = dict(record) if "file" in types else {}
+        meta["hidebound_uploaded_sha256"] = hashlib.sha256(data).hexdigest()  # what was sent
         tree[path.as_posix()] = {"meta": meta, "files": [(path.name, data)]}
     if "asset" in types:
         for asset in staging.assets:
@@ -136,6 +139,24 @@ def test_file_of_another_size_is_replaced(
     victim.write_bytes(b"a new version of different size")
     report = exporter(girder_server, girder_root["_id"]).export(staging.root)
     assert report.sent == 1
+    assert_exported(girder_server.client(), girder_root["_id"], staging)
+
+
+def test_file_changed_without_changing_size_is_sent_again(
+    girder_server: GirderServer, girder_root: dict, staging: Staging
+):
+    """Size alone cannot tell: a re-created staging with other bytes of the same size (and
+    metadata saying so) must replace the file in Girder."""
+    exporter(girder_server, girder_root["_id"]).export(staging.root)
+    record = staging.files[0]
+    victim = staging.root / "content" / record["filepath_relative"]
+    new = bytes(255 - b for b in victim.read_bytes())
+    victim.write_bytes(new)
+    record["sha256"] = hashlib.sha256(new).hexdigest()
+    metadata = staging.root / "metadata" / "file" / f"{record['file_id']}.json"
+    metadata.write_text(json.dumps(record))
+    report = exporter(girder_server, girder_root["_id"]).export(staging.root)
+    assert report.sent >= 1
     assert_exported(girder_server.client(), girder_root["_id"], staging)
 
 
