@@ -13,7 +13,8 @@ from hidebound_dagster.core.specification import SequenceSpecification
 
 
 class Raw001(SequenceSpecification):
-    """PNG frames with 1 or 3 channels, all the same size, numbered without gaps."""
+    """PNG frames with 1 or 3 channels, all the same size, numbered without gaps, and every
+    frame decoding to its last pixel (a half-written frame is rejected)."""
 
     filename_fields = ("project", "specification", "descriptor", "version", "frame", "extension")
     asset_name_fields = ("project", "specification", "descriptor", "version")
@@ -21,12 +22,14 @@ class Raw001(SequenceSpecification):
         "width": traits.image_width,
         "height": traits.image_height,
         "channels": traits.image_channels,
+        "decodes": traits.image_decodes,
     }
 
     frame: Series[int] = pa.Field(is_frame=True)
     width: Series[int] = pa.Field(gt=0)
     height: Series[int] = pa.Field(gt=0)
     channels: Series[int] = pa.Field(isin=[1, 3])
+    decodes: Series[bool]
     extension: Series[str] = pa.Field(isin=["png"])
 
     class Config:

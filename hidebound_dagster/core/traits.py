@@ -1,8 +1,10 @@
-"""File traits: functions ``path -> value`` that describe a file without decoding it.
+"""File traits: functions ``path -> value`` that describe a file.
 
 Image traits read the header only (Pillow opens lazily), and every image trait of a file
 shares one cached header read, so a specification with three image traits opens a file once.
-Failures raise ``TraitError`` whose message is a single line, fit for an ``<trait>_error`` cell.
+`image_decodes` is the one that decodes every pixel, for specifications that must reject a
+truncated or damaged frame (a header read passes those). Failures raise ``TraitError`` whose
+message is a single line, fit for an ``<trait>_error`` cell.
 """
 
 from __future__ import annotations
@@ -10,12 +12,19 @@ from __future__ import annotations
 import functools
 import os
 import stat
+import time
 from pathlib import Path
 from typing import NamedTuple
 
 from PIL import Image, UnidentifiedImageError
 
 HEADER_CACHE_SIZE = 4096
+#: `image_decodes` refuses larger images before decoding them: decompression bombs, and the
+#: bound on its memory (about 200 MB at 4 bytes a pixel) and time per file.
+DECODE_MAX_PIXELS = 50_000_000
+#: A decode slower than this is reported as an error (Pillow cannot be interrupted mid-decode;
+#: the pixel bound above is what keeps a decode short).
+DECODE_MAX_SECONDS = 30.0
 
 # Leading bytes of common image formats: lets a failure say "corrupt PNG" rather than "unknown".
 _SIGNATURES: dict[bytes, str] = {
@@ -56,6 +65,37 @@ def image_channels(path: str | os.PathLike[str]) -> int:
     """Number of channels as the image displays (a palette counts as RGB, or RGBA if it has
     transparency)."""
     return image_header(path).channels
+
+
+def image_decodes(path: str | os.PathLike[str]) -> bool:
+    """True when every pixel of the image decodes; a truncated, damaged or oversized image
+    raises a TraitError saying which."""
+    name = os.fspath(path)
+    header = image_header(name)
+    pixels = header.width * header.height
+    if pixels > DECODE_MAX_PIXELS:
+        raise TraitError(
+            _message(
+                "image data",
+                name,
+                (
+                    f"refused: {header.width} x {header.height} pixels is over the decode limit of "
+                    f"{DECODE_MAX_PIXELS:,} (a decompression bomb?)"
+                ),
+            )
+        )
+    start = time.monotonic()
+    try:
+        with Image.open(name) as image:
+            image.load()
+    except Exception as error:
+        reason = f"does not decode to its last pixel: {_one_line(error)}"
+        raise TraitError(_message("image data", name, reason)) from error
+    seconds = time.monotonic() - start
+    if seconds > DECODE_MAX_SECONDS:
+        reason = f"took {seconds:.0f} s to decode, over the limit of {DECODE_MAX_SECONDS:.0f} s"
+        raise TraitError(_message("image data", name, reason))
+    return True
 
 
 def file_size(path: str | os.PathLike[str]) -> int:

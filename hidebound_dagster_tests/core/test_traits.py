@@ -187,3 +187,56 @@ def test_failures_are_not_cached(tmp_path: Path) -> None:
 def test_file_size_of_missing_file(tmp_path: Path) -> None:
     with pytest.raises(TraitError, match=r"^cannot read size of nope\.bin: file not found$"):
         file_size(tmp_path / "nope.bin")
+
+
+# --- image_decodes: the full decode ----------------------------------------------------------
+
+
+def noisy_png(path: Path, size: tuple[int, int] = (64, 64)) -> Path:
+    """A PNG whose pixels do not compress away, so cutting it loses image data."""
+    image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def test_a_whole_image_decodes(tmp_path: Path) -> None:
+    assert traits.image_decodes(noisy_png(tmp_path / "whole.png")) is True
+
+
+def test_an_image_truncated_after_its_header_passes_the_header_but_not_the_decode(
+    tmp_path: Path,
+) -> None:
+    path = noisy_png(tmp_path / "half.png")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    assert traits.image_width(path) == 64  # the header read alone is fooled
+    with pytest.raises(TraitError) as raised:
+        traits.image_decodes(path)
+    assert str(raised.value).startswith(
+        "cannot read image data of half.png: does not decode to its last pixel:"
+    )
+
+
+def test_damaged_image_data_does_not_decode(tmp_path: Path) -> None:
+    path = noisy_png(tmp_path / "damaged.png")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # zero a run inside the compressed pixels
+    path.write_bytes(bytes(data))
+    with pytest.raises(TraitError, match="does not decode to its last pixel"):
+        traits.image_decodes(path)
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = noisy_png(tmp_path / "big.png", (100, 50))
+    monkeypatch.setattr(traits, "DECODE_MAX_PIXELS", 4_999)
+    opened: list[str] = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append("x") or real_open(*a, **k))
+    traits.clear_header_cache()
+    with pytest.raises(TraitError) as raised:
+        traits.image_decodes(path)
+    assert "refused: 100 x 50 pixels is over the decode limit of 4,999" in str(raised.value)
+    assert len(opened) == 1  # the header only, never a decode
