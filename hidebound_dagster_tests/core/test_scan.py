@@ -143,9 +143,12 @@ def test_links_are_rows_and_never_followed_by_default(tmp_path: Path, ingress: P
     for link in links:
         assert error_of(table, link) == scan.LINK_NOT_FOLLOWED, link
         assert pd.isna(rows(table)[link]["size"])
-    assert not table["filepath_relative"].str.contains("/", regex=False).where(
-        table["filepath_relative"].str.startswith(("linked", "root", "a/up/")), False
-    ).any()
+    assert (
+        not table["filepath_relative"]
+        .str.contains("/", regex=False)
+        .where(table["filepath_relative"].str.startswith(("linked", "root", "a/up/")), False)
+        .any()
+    )
 
 
 def test_within_follows_links_inside_ingress_once(tmp_path: Path, ingress: Path) -> None:
