@@ -1,5 +1,6 @@
 """Tables between assets are Parquet files under the instance's storage, so search can read
-them without re-running anything."""
+them without re-running anything; each is conformed to its declared schema (core/schemas.py)
+when it is written and when it is read."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from hidebound_dagster.core.layout import table_path, tables_directory
+from hidebound_dagster.core.schemas import TABLES, arrow_fields, conform
 from hidebound_dagster.core.tables import read_table, write_table
 
 
@@ -34,8 +36,12 @@ class ParquetTables(dg.IOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         path = self.path(context)
-        write_table(obj, path)
+        name = context.asset_key.path[-1]
+        schema = TABLES.get(name, {})
+        table = conform(obj, schema, name)
+        write_table(table, path, arrow_fields(table, schema))
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        return read_table(self.path(context))
+        name = context.asset_key.path[-1]
+        return conform(read_table(self.path(context)), TABLES.get(name, {}), name)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from hidebound_dagster.core.schemas import ASSET_TABLE, VALIDATED_ASSETS, conform
 from hidebound_dagster.core.specification import Specification, validation_failures
 
 ASSET_COLUMNS = [
@@ -71,7 +72,8 @@ def build_asset_table(
     files: pd.DataFrame, specs: Mapping[str, type[Specification]]
 ) -> pd.DataFrame:
     """Group the file table into one row per asset with its whole-asset verdict."""
-    return verdict(group_assets(files), files, specification_failures(files, specs))
+    assets = verdict(group_assets(files), files, specification_failures(files, specs))
+    return conform(assets, ASSET_TABLE, "asset_table")
 
 
 def group_assets(files: pd.DataFrame) -> pd.DataFrame:
@@ -116,4 +118,5 @@ def with_verdict(files: pd.DataFrame, assets: pd.DataFrame) -> pd.DataFrame:
 def valid_files(files: pd.DataFrame, assets: pd.DataFrame) -> pd.DataFrame:
     """The files of valid assets only, with their verdict: what create stages."""
     files = with_verdict(files, assets)
-    return files[files["asset_valid"]].reset_index(drop=True)
+    valid = files[files["asset_valid"]].reset_index(drop=True)
+    return conform(valid, VALIDATED_ASSETS, "validated_assets")

@@ -14,6 +14,7 @@ from hidebound_dagster.core.identity import ids
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
 from hidebound_dagster.core.progress import Progress
 from hidebound_dagster.core.scan import LinkPolicy, scan_directory, select
+from hidebound_dagster.core.schemas import FILE_TABLE, conform
 from hidebound_dagster.core.specification import Specification, asset_path_errors
 
 NAME_FIELDS = [field for field in naming.FIELDS if field != "extension"]
@@ -159,7 +160,7 @@ def assemble(files: pd.DataFrame, parts: list[pd.DataFrame]) -> pd.DataFrame:
     )
     table["file_id"] = ids(table["filepath_relative"])
     table["asset_id"] = ids(table["asset_path"])
-    return order_columns(table)
+    return conform(order_columns(table), FILE_TABLE, "file_table")
 
 
 LEADING = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -10,17 +11,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def arrow_table(table: pd.DataFrame) -> pa.Table:
-    """The DataFrame as Arrow; a column whose values mix types is stored as text."""
+def arrow_table(table: pd.DataFrame, types: Mapping[str, pa.DataType] | None = None) -> pa.Table:
+    """The DataFrame as Arrow, declared columns in their declared types; an undeclared column
+    whose values mix types is stored as text."""
     try:
-        return pa.Table.from_pandas(table, preserve_index=False)
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         mixed = {
             column: table[column].map(lambda v: None if v is None else str(v))
             for column in table.select_dtypes(include="object").columns
-            if _mixed(table[column])
+            if column not in (types or {}) and _mixed(table[column])
         }
-        return pa.Table.from_pandas(table.assign(**mixed), preserve_index=False)
+        arrow = pa.Table.from_pandas(table.assign(**mixed), preserve_index=False)
+    for column, kind in (types or {}).items():
+        index = arrow.schema.get_field_index(column)
+        arrow = arrow.set_column(index, pa.field(column, kind), arrow.column(index).cast(kind))
+    return arrow
 
 
 def _mixed(column: pd.Series) -> bool:
@@ -31,11 +37,13 @@ def _mixed(column: pd.Series) -> bool:
     return False
 
 
-def write_table(table: pd.DataFrame, path: Path) -> None:
+def write_table(
+    table: pd.DataFrame, path: Path, types: Mapping[str, pa.DataType] | None = None
+) -> None:
     """Write Parquet to a temporary name, then rename, so readers never see half a table."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(arrow_table(table), temporary)
+    pq.write_table(arrow_table(table, types), temporary)
     temporary.replace(path)
 
 
