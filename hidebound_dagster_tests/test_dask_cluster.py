@@ -24,6 +24,7 @@ from hidebound_dagster.assets.update import update_assets
 from hidebound_dagster.core.cluster import dask_mapper
 from hidebound_dagster.core.config import DaskConfig
 from hidebound_dagster.core.file_table import build_file_table
+from hidebound_dagster.core.schemas import FILE_TABLE, arrow_fields
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.tables import read_table, write_table
 from hidebound_dagster.io_manager import ParquetIOManager
@@ -245,7 +246,8 @@ def test_traits_run_on_a_local_cluster_of_processes(
     pids = set(reader_pids(table))
     assert len(pids) == 2
     assert not pids & {os.getpid(), runner_pid}
-    write_table(threaded, tmp_path / "threaded.parquet")  # compare like with like: via Parquet
+    # written the way the IO manager writes the file table, so both sides have its types
+    write_table(threaded, tmp_path / "threaded.parquet", arrow_fields(threaded, FILE_TABLE))  # compare like with like: via Parquet
     same_but_pid(table, read_table(tmp_path / "threaded.parquet"))
     assert not still_alive(pids, timeout=15), "local cluster worker processes outlived the mapper"
 
@@ -296,5 +298,6 @@ def test_file_table_asset_runs_on_the_external_cluster(
     pids = reader_pids(table)
     assert set(pids) == set(external.worker_pids().values())
     assert os.getpid() not in set(pids)
-    write_table(threaded, tmp_path / "threaded.parquet")
+    # written the way the IO manager writes the file table, so both sides have its types
+    write_table(threaded, tmp_path / "threaded.parquet", arrow_fields(threaded, FILE_TABLE))
     same_but_pid(table, read_table(tmp_path / "threaded.parquet"))

@@ -19,10 +19,10 @@ class Raw001(SequenceSpecification):
     filename_fields = ("project", "specification", "descriptor", "version", "frame", "extension")
     asset_name_fields = ("project", "specification", "descriptor", "version")
     file_traits = {
+        "decodes": traits.image_decodes,  # first: its one read also serves the header traits
         "width": traits.image_width,
         "height": traits.image_height,
         "channels": traits.image_channels,
-        "decodes": traits.image_decodes,
     }
 
     frame: Series[int] = pa.Field(is_frame=True)

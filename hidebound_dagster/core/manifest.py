@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +156,7 @@ def verify_staging(staging: Staging, mapper: Mapper = serial_map, chunks: int = 
         for path in sorted(set(records) - set(stats))
     ]
     both = sorted(set(stats) & set(records))
-    regular = [p for p in both if Path(staging.content, p).is_file()]
+    regular = [p for p in both if stat.S_ISREG(stats[p].st_mode)]  # lstat: links are not
     problems += [f"content/{p}: not a regular file" for p in both if p not in set(regular)]
     sizes = [p for p in regular if stats[p].st_size != records[p]["size"]]
     problems += [

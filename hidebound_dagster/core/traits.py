@@ -9,10 +9,11 @@ message is a single line, fit for an ``<trait>_error`` cell.
 
 from __future__ import annotations
 
-import functools
 import os
 import stat
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import NamedTuple
 
@@ -69,32 +70,11 @@ def image_channels(path: str | os.PathLike[str]) -> int:
 
 def image_decodes(path: str | os.PathLike[str]) -> bool:
     """True when every pixel of the image decodes; a truncated, damaged or oversized image
-    raises a TraitError saying which."""
+    raises a TraitError saying which. List it first among a spec's traits: its one open of the
+    file also serves the header traits."""
     name = os.fspath(path)
-    header = image_header(name)
-    pixels = header.width * header.height
-    if pixels > DECODE_MAX_PIXELS:
-        raise TraitError(
-            _message(
-                "image data",
-                name,
-                (
-                    f"refused: {header.width} x {header.height} pixels is over the decode limit of "
-                    f"{DECODE_MAX_PIXELS:,} (a decompression bomb?)"
-                ),
-            )
-        )
-    start = time.monotonic()
-    try:
-        with Image.open(name) as image:
-            image.load()
-    except Exception as error:
-        reason = f"does not decode to its last pixel: {_one_line(error)}"
-        raise TraitError(_message("image data", name, reason)) from error
-    seconds = time.monotonic() - start
-    if seconds > DECODE_MAX_SECONDS:
-        reason = f"took {seconds:.0f} s to decode, over the limit of {DECODE_MAX_SECONDS:.0f} s"
-        raise TraitError(_message("image data", name, reason))
+    info = _stat_file(name, "image data")
+    _read_image(name, info.st_mtime_ns, info.st_size, decode=True)
     return True
 
 
@@ -108,37 +88,96 @@ def image_header(path: str | os.PathLike[str]) -> ImageHeader:
     rewritten in place is read again while unchanged files are read once."""
     name = os.fspath(path)
     info = _stat_file(name, "image header")
-    return _read_header(name, info.st_mtime_ns, info.st_size)
+    return _read_image(name, info.st_mtime_ns, info.st_size, decode=False)
 
 
-def header_cache_info() -> functools._CacheInfo:
+class CacheInfo(NamedTuple):
+    hits: int
+    misses: int  # a miss is one real file read
+
+
+_cache: OrderedDict[tuple[str, int, int], tuple[ImageHeader, bool]] = OrderedDict()
+_counts = {"hits": 0, "misses": 0}
+_lock = threading.Lock()
+
+
+def header_cache_info() -> CacheInfo:
     """Hits and misses of the header cache (a miss is one real file read)."""
-    return _read_header.cache_info()
+    return CacheInfo(**_counts)
 
 
 def clear_header_cache() -> None:
     """Forget every cached header, e.g. between test cases or runs."""
-    _read_header.cache_clear()
+    with _lock:
+        _cache.clear()
+        _counts.update(hits=0, misses=0)
 
 
-@functools.lru_cache(maxsize=HEADER_CACHE_SIZE)
-def _read_header(path: str, mtime_ns: int, size: int) -> ImageHeader:
-    """Open the image lazily and copy its header; failures raise and are therefore not cached.
+def _read_image(path: str, mtime_ns: int, size: int, decode: bool) -> ImageHeader:
+    """The header of one file version, read once; with `decode`, every pixel decoded too (a
+    header read first is not enough, a decode first serves later header reads). Failures
+    raise and are therefore not cached."""
+    key = (path, mtime_ns, size)
+    with _lock:
+        cached = _cache.get(key)
+        if cached and (cached[1] or not decode):
+            _cache.move_to_end(key)
+            _counts["hits"] += 1
+            return cached[0]
+        _counts["misses"] += 1
+    header = _open_image(path, size, decode)
+    with _lock:
+        _cache[key] = (header, decode)
+        while len(_cache) > HEADER_CACHE_SIZE:
+            _cache.popitem(last=False)
+    return header
 
-    ``mtime_ns`` is part of the cache key only, so a rewritten file misses the cache.
-    """
+
+def _open_image(path: str, size: int, decode: bool) -> ImageHeader:
+    """Open the image lazily, copy its header and, with `decode`, load every pixel (refusing
+    images over DECODE_MAX_PIXELS before decoding them)."""
     try:
         with Image.open(path) as image:
-            return ImageHeader(
+            header = ImageHeader(
                 width=image.width,
                 height=image.height,
                 channels=_channels(image),
                 mode=image.mode,
                 format=image.format,
             )
+            if decode:
+                _decode(image, path)
+            return header
+    except TraitError:
+        raise
     except Exception as error:
         reason = _describe_failure(error, path, size)
         raise TraitError(_message("image header", path, reason)) from error
+
+
+def _decode(image: Image.Image, path: str) -> None:
+    """Load every pixel of an opened image, within the pixel and time limits."""
+    if image.width * image.height > DECODE_MAX_PIXELS:
+        raise TraitError(
+            _message(
+                "image data",
+                path,
+                (
+                    f"refused: {image.width} x {image.height} pixels is over the decode limit of "
+                    f"{DECODE_MAX_PIXELS:,} (a decompression bomb?)"
+                ),
+            )
+        )
+    start = time.monotonic()
+    try:
+        image.load()
+    except Exception as error:
+        reason = f"does not decode to its last pixel: {_one_line(error)}"
+        raise TraitError(_message("image data", path, reason)) from error
+    seconds = time.monotonic() - start
+    if seconds > DECODE_MAX_SECONDS:
+        reason = f"took {seconds:.0f} s to decode, over the limit of {DECODE_MAX_SECONDS:.0f} s"
+        raise TraitError(_message("image data", path, reason))
 
 
 def _channels(image: Image.Image) -> int:

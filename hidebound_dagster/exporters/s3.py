@@ -216,11 +216,11 @@ class S3Exporter(Exporter):
         sha256 = hashlib.sha256(body).hexdigest() if body is not None else sha256_file(item.source)
         if expected_sha256 and sha256 != expected_sha256:
             raise self.error(f"{item.relative}: staged content does not match its metadata sha256")
-        if self._is_current(key, size, sha256):
+        digest = hashlib.md5(body, usedforsecurity=False) if body is not None else None
+        if self._is_current(key, size, sha256, digest.hexdigest() if digest else None):
             return False
         metadata = {"sha256": sha256}
-        if body is not None:  # small enough for one request
-            digest = hashlib.md5(body, usedforsecurity=False)
+        if body is not None and digest is not None:  # small enough for one request
             md5 = digest.hexdigest()
             response = self.client.put_object(
                 Bucket=self.bucket,
@@ -241,8 +241,10 @@ class S3Exporter(Exporter):
             )
         return True
 
-    def _is_current(self, key: str, size: int, sha256: str) -> bool:
-        """True when the object exists with this size and sha256 metadata."""
+    def _is_current(self, key: str, size: int, sha256: str, md5: str | None) -> bool:
+        """True when the object exists with this size and sha256 metadata and, where its ETag
+        is a plain MD5 (single-part objects), that MD5 is the staged bytes': metadata alone
+        can be kept by an out-of-band rewrite."""
         if self._existing.get(key) != size:
             return False
         try:
@@ -252,7 +254,8 @@ class S3Exporter(Exporter):
                 return False
             raise
         metadata = {name.lower(): value for name, value in head.get("Metadata", {}).items()}
-        return head.get("ContentLength") == size and metadata.get("sha256") == sha256
+        same_bytes = md5 is None or _etag_matches(head.get("ETag", ""), md5)
+        return head.get("ContentLength") == size and metadata.get("sha256") == sha256 and same_bytes
 
     def _verify(self, listed: dict[str, int], items: Sequence[ExportItem]) -> None:
         """Every item of this export must now be listed with its size (uploads checked MD5)."""

@@ -240,3 +240,28 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding(
         traits.image_decodes(path)
     assert "refused: 100 x 50 pixels is over the decode limit of 4,999" in str(raised.value)
     assert len(opened) == 1  # the header only, never a decode
+
+
+def test_a_decode_first_serves_the_header_traits_with_one_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = noisy_png(tmp_path / "frame.png")
+    opened: list[str] = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda fp, *a, **k: opened.append(fp) or real_open(fp))
+    traits.clear_header_cache()
+    assert traits.image_decodes(path) is True
+    assert (image_width(path), image_height(path), image_channels(path)) == (64, 64, 3)
+    assert traits.image_decodes(path) is True
+    assert len(opened) == 1
+    info = traits.header_cache_info()
+    assert (info.misses, info.hits) == (1, 4)
+
+
+def test_a_header_read_first_does_not_count_as_a_decode(tmp_path: Path) -> None:
+    path = noisy_png(tmp_path / "half.png")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    traits.clear_header_cache()
+    assert image_width(path) == 64
+    with pytest.raises(TraitError, match="does not decode to its last pixel"):
+        traits.image_decodes(path)
