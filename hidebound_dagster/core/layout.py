@@ -18,6 +18,7 @@ METADATA_TYPES: tuple[MetadataType, ...] = ("asset", "file", "asset-chunk", "fil
 PARTIAL = ".partial"  # suffix of a cross-filesystem move still in flight
 MANIFEST = ".manifest.json"  # what the last create staged, as digests
 EXPORTS = ".exports"  # one record per exporter: which manifest it took
+DELETING = ".deleting"  # content on its way out (already cleared to go)
 TABLES = "tables"  # under the Dagster instance's storage directory
 TABLE_SUFFIX = ".parquet"
 
@@ -57,9 +58,16 @@ class Staging:
         """A fresh hidden directory beside `name`, built up and then swapped in whole."""
         return self.root / f".{name}-{uuid.uuid4().hex[:8]}"
 
+    def trash(self) -> Path:
+        """Where delete moves the content (one rename) before removing it, so a delete killed
+        half-way never leaves part of the content beside the records of all of it."""
+        return self.root / f"{DELETING}-{uuid.uuid4().hex[:8]}"
+
     def leftovers(self) -> list[Path]:
-        """Work directories of a copy-mode create or metadata write that was killed."""
-        return [path for name in (CONTENT, METADATA) for path in self.root.glob(f".{name}-*")]
+        """What a killed create, metadata write or delete left: work directories (and the old
+        trees they replaced), content being deleted, a record's temporary file."""
+        patterns = [f".{CONTENT}-*", f".{METADATA}-*", f"{DELETING}-*", f".{MANIFEST}.*.tmp"]
+        return [path for pattern in patterns for path in self.root.glob(pattern)]
 
     def owned(self) -> list[Path]:
         """Everything delete removes: the content, the metadata and the records about them."""

@@ -16,7 +16,7 @@ import pandas as pd
 
 from hidebound_dagster.core.layout import METADATA_TYPES, Staging
 from hidebound_dagster.core.specification import Specification
-from hidebound_dagster.core.staging import swap_in
+from hidebound_dagster.core.staging import remove_leftovers, swap_in
 
 FILE_KEYS = [
     "asset_id",
@@ -145,6 +145,7 @@ def write_metadata(
 ) -> None:
     """Write every metadata file into a fresh directory and swap it in as <staging>/metadata."""
     now = now or datetime.now()
+    remove_leftovers(staging)  # of an earlier write killed half-way
     layout = Staging(staging)
     work = layout.work_dir("metadata")
     try:

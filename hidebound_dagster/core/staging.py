@@ -251,11 +251,14 @@ def delete(ingress: Path, staging: Path, write_mode: str, exporters: Sequence[st
                 f"its files, and it is not exported: {reason}; run export first, or move the "
                 "files back"
             )
+    if layout.content.exists():
+        layout.content.rename(layout.trash())
     for path in layout.owned():
         if path.is_dir():
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+    remove_leftovers(staging)
 
 
 def overlapping(first: Path, second: Path) -> bool:
@@ -345,10 +348,13 @@ def drop_changed_assets(files: pd.DataFrame, digests: pd.Series, target: Path) -
 
 
 def remove_leftovers(staging: Path) -> None:
-    """Remove the work directories of a killed copy-mode create or metadata write (copies
-    only: a move never goes through them)."""
+    """Remove what a killed create, metadata write or delete left (never the only copy of a
+    file: a move never goes through work directories, and delete trashes only what it may)."""
     for leftover in Staging(staging).leftovers():
-        shutil.rmtree(leftover, ignore_errors=True)
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
 
 
 def remove_empty_parents(directory: Path, stop: Path) -> None:
