@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from hidebound_dagster.core import naming
-from hidebound_dagster.core.identity import ids
+from hidebound_dagster.core.identity import Identity, change, identities, ids
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
 from hidebound_dagster.core.progress import Progress
 from hidebound_dagster.core.scan import LinkPolicy, scan_directory, select
@@ -22,11 +22,18 @@ NAME_FIELDS = [field for field in naming.FIELDS if field != "extension"]
 FILE_ERRORS = ["scan_error", "spec_error", "filename_error", "path_error"]
 
 
-def read_traits(traits: Mapping[str, Callable[[str], Any]], paths: list[str]) -> list[dict]:
-    """Every trait of every file in a chunk; a failing trait becomes `<trait>_error`."""
+def read_traits(
+    traits: Mapping[str, Callable[[str], Any]], files: list[tuple[str, Identity]]
+) -> list[dict]:
+    """Every trait of every file in a chunk; a failing trait becomes `<trait>_error`. A file
+    that is no longer the regular file the scan saw (swapped for a link, say) is not read."""
     rows = []
-    for path in paths:
+    for path, expected in files:
         row: dict[str, Any] = {}
+        changed = change(path, expected, "not read")
+        if changed:
+            rows.append({f"{name}_error": changed for name in traits})
+            continue
         for name, func in traits.items():
             try:
                 row[name] = func(path)
@@ -61,20 +68,21 @@ def parse_spec_rows(spec: type[Specification], rows: pd.DataFrame) -> pd.DataFra
 
 def trait_table(
     spec: type[Specification],
-    paths: pd.Series,
+    files: pd.DataFrame,
     mapper: Mapper,
     chunks: int,
     log: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """The spec's traits for each path, read in parallel chunks through the mapper."""
+    """The spec's traits for each readable file, read in parallel chunks through the mapper."""
     if not spec.file_traits:
-        return pd.DataFrame(index=paths.index)
-    if paths.empty:
-        return pd.DataFrame(columns=list(spec.file_traits), index=paths.index)
-    progress = Progress(log, f"update: traits of {spec.token()}", len(paths)) if log else None
+        return pd.DataFrame(index=files.index)
+    if files.empty:
+        return pd.DataFrame(columns=list(spec.file_traits), index=files.index)
+    progress = Progress(log, f"update: traits of {spec.token()}", len(files)) if log else None
     read = partial(read_traits, spec.file_traits)
-    records = map_chunked(mapper, read, paths.tolist(), chunks, progress)
-    table = pd.DataFrame.from_records(records, index=paths.index).convert_dtypes()
+    items = list(zip(files["filepath"], identities(files), strict=True))
+    records = map_chunked(mapper, read, items, chunks, progress)
+    table = pd.DataFrame.from_records(records, index=files.index).convert_dtypes()
     missing: dict[str, Any] = dict.fromkeys(
         (name for name in spec.file_traits if name not in table), pd.NA
     )
@@ -127,7 +135,8 @@ def identify(
     files: pd.DataFrame, ingress: Path, specs: Mapping[str, type[Specification]]
 ) -> pd.DataFrame:
     """The scanned files with absolute path, extension, specification token and spec error."""
-    files["filepath"] = str(ingress) + "/" + files["filepath_relative"]
+    # a followed link is read through the file it resolves to (inside ingress)
+    files["filepath"] = files["link_target"].fillna(str(ingress) + "/" + files["filepath_relative"])
     files["extension"] = files["filename"].str.extract(r".\.([^.]*)$", expand=False)
     files["specification"] = naming.find_specifications(files["filename"])
     files["spec_error"] = specification_errors(files["specification"], specs)
@@ -142,9 +151,9 @@ def by_specification(
     return [(specs[str(token)], rows) for token, rows in known.groupby("specification")]
 
 
-def readable(rows: pd.DataFrame) -> pd.Series:
-    """The absolute paths of the rows whose file could be read."""
-    return rows.loc[rows["scan_error"].isna(), "filepath"]
+def readable(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose file the scan found readable (a regular file inside ingress)."""
+    return rows[rows["scan_error"].isna()]
 
 
 def assemble(files: pd.DataFrame, parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -1,10 +1,12 @@
 """Identity: deterministic ids (uuid5 of a path relative to ingress, so re-runs overwrite, never
-duplicate) and the sha256 that says two files hold the same bytes."""
+duplicate), the sha256 that says two files hold the same bytes, and the device, inode, size
+and modification time that say a file is still the one the scan saw."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import uuid
 
 import pandas as pd
@@ -30,3 +32,30 @@ def sha256_file(path: str | os.PathLike) -> str:
     """The hex sha256 of a file's bytes."""
     with open(path, "rb") as handle:  # noqa: PTH123 (str paths keep the per-file cost low)
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+#: What makes a file the one the scan saw: device, inode, size, modification time.
+Identity = tuple[int, int, int, int]
+IDENTITY_COLUMNS = ["device", "inode", "size", "mtime_ns"]
+
+
+def identity_of(status: os.stat_result) -> Identity:
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def identities(files: pd.DataFrame) -> list[Identity]:
+    """The identity update recorded for each file."""
+    columns = [files[name].astype("int64").tolist() for name in IDENTITY_COLUMNS]
+    return list(zip(*columns, strict=True))
+
+
+def change(path: str, expected: Identity, what: str) -> str | None:
+    """Why the file at `path` is not the regular file the scan saw (`what` cannot be done),
+    None when it is. Never follows a link at the path itself."""
+    try:
+        status = os.lstat(path)
+    except OSError as error:
+        return f"{what}: {error.strerror} since the scan"
+    if not stat.S_ISREG(status.st_mode) or identity_of(status) != expected:
+        return f"{what}: it is no longer the file the scan saw (replaced or modified)"
+    return None

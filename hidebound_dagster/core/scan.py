@@ -25,6 +25,7 @@ SCAN_COLUMNS = [
     "device",
     "inode",
     "scan_error",
+    "link_target",
 ]
 LinkPolicy = Literal["never", "within"]
 SPECIAL = {
@@ -48,7 +49,13 @@ class Rows:
     def __init__(self) -> None:
         self.columns: dict[str, list] = {name: [] for name in SCAN_COLUMNS}
 
-    def add(self, relative: str, status: os.stat_result | None, problem: str | None) -> None:
+    def add(
+        self,
+        relative: str,
+        status: os.stat_result | None,
+        problem: str | None,
+        target: str | None = None,
+    ) -> None:
         shown = printable(relative)
         if problem is None and shown != relative:
             problem = "file path is not valid UTF-8"
@@ -60,7 +67,7 @@ class Rows:
             shown.rpartition("/")[2],
             *(facts or [None, None, None, None]),
         ]
-        for name, value in zip(SCAN_COLUMNS, [*values, problem], strict=True):
+        for name, value in zip(SCAN_COLUMNS, [*values, problem, target], strict=True):
             self.columns[name].append(value)
 
     def table(self) -> pd.DataFrame:
@@ -74,6 +81,7 @@ class Rows:
                     for name in ("size", "mtime_ns", "device", "inode")
                 },
                 "scan_error": pd.Series(columns["scan_error"], dtype=object),
+                "link_target": pd.Series(columns["link_target"], dtype=object),
             }
         )
         return table.sort_values("filepath_relative", ignore_index=True)
@@ -113,8 +121,9 @@ def scan_directory(root: Path, follow_symlinks: LinkPolicy = "never") -> pd.Data
                         rows.add(relative, None, followed)
                     elif stat.S_ISDIR(followed.st_mode):
                         found_links.append((relative, resolved(entry.path), identity(followed)))
-                    else:
-                        rows.add(relative, followed, not_regular(followed))
+                    else:  # read, and staged, through the file it resolves to
+                        target = printable(resolved(entry.path))
+                        rows.add(relative, followed, not_regular(followed), target)
                 elif entry.is_dir(follow_symlinks=False):
                     key = identity(entry.stat(follow_symlinks=False))
                     if key in seen:  # the same directory mounted twice

@@ -25,6 +25,7 @@ FILE_TABLE: dict[str, str] = {
     "asset_path": TEXT,
     "extension": TEXT,
     "scan_error": TEXT,
+    "link_target": TEXT,
     "spec_error": TEXT,
     "filename_error": TEXT,
     "path_error": TEXT,

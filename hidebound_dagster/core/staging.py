@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hidebound_dagster.core.identity import sha256_file
+from hidebound_dagster.core.identity import Identity, change, identities, identity_of, sha256_file
 from hidebound_dagster.core.layout import PARTIAL, Staging
 from hidebound_dagster.core.manifest import clear_records, unexported
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
@@ -35,38 +35,11 @@ class StagingError(RuntimeError):
     """Staging cannot proceed safely; nothing was lost, and the message says what to do."""
 
 
-#: What makes a file the one update validated: device, inode, size, modification time.
-Identity = tuple[int, int, int, int]
-IDENTITY_COLUMNS = ["device", "inode", "size", "mtime_ns"]
-CHANGED = "cannot be staged: it is no longer the file update validated (replaced or modified)"
-
-
-def identity_of(status: os.stat_result) -> Identity:
-    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
-
-
-def identities(files: pd.DataFrame) -> list[Identity]:
-    """The identity update recorded for each file."""
-    columns = [files[name].astype("int64").tolist() for name in IDENTITY_COLUMNS]
-    return list(zip(*columns, strict=True))
-
-
-def change(path: str, expected: Identity) -> str | None:
-    """Why the file at `path` is not the one update validated, None when it is."""
-    try:
-        status = os.lstat(path)
-    except OSError as error:
-        return f"cannot be staged: {error.strerror} since update"
-    if not stat.S_ISREG(status.st_mode) or identity_of(status) != expected:
-        return CHANGED
-    return None
-
-
 def source_changes(files: pd.DataFrame) -> pd.Series:
     """Why a file can no longer be staged as the update saw it (gone, replaced, or modified
     since), None where it is unchanged."""
     changes = [
-        change(path, expected)
+        change(path, expected, "cannot be staged")
         for path, expected in zip(files["filepath"], identities(files), strict=True)
     ]
     return pd.Series(changes, index=files.index, dtype=object)
@@ -88,7 +61,7 @@ Job = tuple[str, str, Identity]  # source, path relative to content, validated i
 
 def copy_chunk(target: Path, jobs: list[Job]) -> list[str | None]:
     """Copy each source under target; each copy's sha256, or None (and no copy) where the
-    source is no longer the file update validated."""
+    source is no longer the file the scan saw."""
     return [
         copy_validated(source, target / relative, expected) for source, relative, expected in jobs
     ]
@@ -125,7 +98,7 @@ def move_chunk(target: Path, jobs: list[Job]) -> list[str | None]:
     longer the validated file stops the create (what was moved is put back by update)."""
     digests: list[str | None] = []
     for source, relative, expected in jobs:
-        if change(source, expected):
+        if change(source, expected, "cannot be staged"):
             raise StagingError(f"{source} changed while it was being staged; run update again")
         digests.append(move_file(Path(source), target / relative))
     return digests

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from PIL import Image, UnidentifiedImageError
 
@@ -137,7 +137,7 @@ def _open_image(path: str, size: int, decode: bool) -> ImageHeader:
     """Open the image lazily, copy its header and, with `decode`, load every pixel (refusing
     images over DECODE_MAX_PIXELS before decoding them)."""
     try:
-        with Image.open(path) as image:
+        with open_regular(path) as handle, Image.open(handle) as image:
             header = ImageHeader(
                 width=image.width,
                 height=image.height,
@@ -153,6 +153,16 @@ def _open_image(path: str, size: int, decode: bool) -> ImageHeader:
     except Exception as error:
         reason = _describe_failure(error, path, size)
         raise TraitError(_message("image header", path, reason)) from error
+
+
+def open_regular(path: str) -> BinaryIO:
+    """The file opened for reading without following a link or blocking on a FIFO; an error
+    unless it is a regular file."""
+    handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(handle).st_mode):
+        os.close(handle)
+        raise TraitError(_message("image header", path, "not a regular file"))
+    return os.fdopen(handle, "rb")
 
 
 def _decode(image: Image.Image, path: str) -> None:
@@ -190,7 +200,7 @@ def _channels(image: Image.Image) -> int:
 def _stat_file(path: str, what: str) -> os.stat_result:
     """Stat a regular file, turning every failure into a one-line ``TraitError``."""
     try:
-        info = os.stat(path)  # noqa: PTH116 (a Path per call costs more than the stat itself)
+        info = os.lstat(path)  # a link is not followed: only regular files are read
     except OSError as error:
         raise TraitError(_message(what, path, _describe_os_error(error))) from error
     if not stat.S_ISREG(info.st_mode):
@@ -227,9 +237,9 @@ def _describe_os_error(error: OSError) -> str:
 def _signature_format(path: str) -> str | None:
     """Format whose signature the file starts with, if any (read only on the failure path)."""
     try:
-        with Path(path).open("rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(8)
-    except OSError:
+    except (OSError, TraitError):
         return None
     return next((kind for sig, kind in _SIGNATURES.items() if head.startswith(sig)), None)
 

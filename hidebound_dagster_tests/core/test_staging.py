@@ -363,7 +363,7 @@ def test_file_deleted_between_update_and_create_leaves_its_whole_asset_out(
     assert list(result["skipped"]["asset_path"]) == [JUMP]
     (error,) = result["skipped"]["error"]
     assert error.startswith(Path(gone).name + ": ")
-    assert "No such file or directory" in error and "since update" in error
+    assert "No such file or directory" in error and "since the scan" in error
     assert JUMP not in {record["asset_path_relative"] for record in result["assets"]}
 
 
@@ -386,7 +386,7 @@ def test_file_changed_between_update_and_create_leaves_its_whole_asset_out(
     )
     assert list(skipped["asset_path"]) == [FUR]
     assert skipped["error"].iloc[0] == (
-        f"{changed.name}: cannot be staged: it is no longer the file update validated "
+        f"{changed.name}: cannot be staged: it is no longer the file the scan saw "
         "(replaced or modified)"
     )
     create(valid, ingress, staging, "move", specs)

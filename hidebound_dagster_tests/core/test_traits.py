@@ -80,18 +80,18 @@ def test_three_traits_share_one_header_read(
 ) -> None:
     path = write_png(tmp_path / "f0001.png", "RGBA", (3, 2))
     other = write_png(tmp_path / "f0002.png", "RGB", (3, 2))
-    opened: list[str] = []
+    opened: list[int] = []
     real_open = Image.open
 
-    def counting_open(fp: str, *args: object, **kwargs: object) -> Image.Image:
-        opened.append(os.fspath(fp))
+    def counting_open(fp, *args: object, **kwargs: object) -> Image.Image:
+        opened.append(os.fstat(fp.fileno()).st_ino)  # an open file, never a path to follow
         return real_open(fp, *args, **kwargs)
 
     monkeypatch.setattr(Image, "open", counting_open)
     for trait in (image_width, image_height, image_channels):
         trait(path)
         trait(str(other))
-    assert opened == [str(path), str(other)]
+    assert opened == [path.stat().st_ino, other.stat().st_ino]
     info = traits.header_cache_info()
     assert (info.misses, info.hits) == (2, 4)
 
