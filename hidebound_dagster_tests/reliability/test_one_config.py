@@ -29,7 +29,7 @@ from hidebound_dagster_tests.projects import (
 
 DAGSTER = Path(sys.executable).with_name("dagster")
 DG = Path(sys.executable).with_name("dg")
-SNAPSHOT = Path(__file__).with_name("snapshots") / "bundled_definitions.json"
+SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "bundled_definitions.json"
 
 
 def hidebound_run_config(**keys: object) -> dict:

@@ -30,7 +30,7 @@ from hidebound_dagster_tests.conftest import write_frames
 
 pytestmark = pytest.mark.slow
 
-WORKER = Path(__file__).with_name("move_worker.py")
+WORKER = Path(__file__).parents[1] / "core" / "move_worker.py"
 REPO = Path(__file__).resolve().parents[2]
 SEQUENCES = 3
 FRAMES = 100  # 300 tiny PNGs
