@@ -246,10 +246,7 @@ def test_traits_run_on_a_local_cluster_of_processes(
     pids = set(reader_pids(table))
     assert len(pids) == 2
     assert not pids & {os.getpid(), runner_pid}
-    # written the way the IO manager writes the file table, so both sides have its types
-    write_table(
-        threaded, tmp_path / "threaded.parquet", arrow_fields(threaded, FILE_TABLE)
-    )  # compare like with like: via Parquet
+    write_table(threaded, tmp_path / "threaded.parquet")  # compare like with like: via Parquet
     same_but_pid(table, read_table(tmp_path / "threaded.parquet"))
     assert not still_alive(pids, timeout=15), "local cluster worker processes outlived the mapper"
 
