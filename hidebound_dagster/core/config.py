@@ -3,6 +3,7 @@ dict; every problem is reported at once, before any file is touched."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -59,7 +60,10 @@ class Strict(BaseModel):
 
 
 def resolve_path(value: Any, info: ValidationInfo) -> Any:
-    """A path relative to the validation context's base_dir (the config file's directory)."""
+    """A path relative to the validation context's base_dir (the config file's directory); an
+    empty one is an error, never the config file's directory by accident."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty")
     if not isinstance(value, str | Path):
         return value
     return (Path((info.context or {}).get("base_dir", ".")) / value).resolve()
@@ -138,29 +142,8 @@ class DiskExporterConfig(ExporterConfig):
         return resolve_path(value, info)
 
 
-AWS_REGIONS = (
-    "af-south-1",
-    "ap-east-1",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ca-central-1",
-    "eu-central-1",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "me-south-1",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-)
+#: The shape of every AWS region name (new regions keep appearing: no fixed list).
+AWS_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -191,9 +174,9 @@ class S3ExporterConfig(ExporterConfig):
 
     @field_validator("region")
     @classmethod
-    def _known_region(cls, value: str, info: ValidationInfo) -> str:
-        if info.data.get("endpoint_url") is None and value not in AWS_REGIONS:
-            raise ValueError(f"{value} is not a valid AWS region")
+    def _region_shape(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("endpoint_url") is None and not AWS_REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name (like eu-central-2)")
         return value
 
 
@@ -258,7 +241,7 @@ class HideboundConfig(Strict):
     specification_files: list[Path] = []
     exporters: list[AnyExporterConfig] = []
     webhooks: list[WebhookConfig] = []
-    settle_seconds: float = Field(default=10, ge=0)
+    settle_seconds: float = Field(default=10, ge=0, allow_inf_nan=False)
     schedule_cron: str = "0 * * * *"
     schedule_timezone: str = "UTC"
 
@@ -414,10 +397,36 @@ def describe_error(item: Mapping[str, Any]) -> str:
     location = ".".join(str(part) for part in item["loc"]) or "config"
     message = item["msg"].removeprefix("Value error, ")
     if item["type"] == "extra_forbidden":
-        message = "unknown key"
+        message = "unknown key" + did_you_mean(str(item["loc"][-1]), item["loc"])
     elif item["type"] == "missing":
         message = "required key is missing"
     return f"{location}: {message}"
+
+
+def did_you_mean(key: str, location: tuple) -> str:
+    """A suggestion for a misspelt key, among the keys allowed where it stands."""
+    model = known_keys(location[:-1])
+    close = difflib.get_close_matches(key, model, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def known_keys(location: tuple) -> list[str]:
+    """The keys allowed at a location of the config (top level, dask, an exporter, a hook)."""
+    if not location:
+        return list(HideboundConfig.model_fields)
+    if location[0] == "dask":
+        return list(DaskConfig.model_fields)
+    if location[0] == "webhooks":
+        return ["url", "method", "headers", "data", "json", "params", "timeout"]
+    if location[0] == "exporters" and len(location) >= 3:
+        models: dict[str, type[BaseModel]] = {
+            "disk": DiskExporterConfig,
+            "s3": S3ExporterConfig,
+            "girder": GirderExporterConfig,
+        }
+        model = models.get(str(location[2]))
+        return list(model.model_fields) if model else []
+    return []
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -426,9 +435,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if path.suffix.lower() not in CONFIG_EXTENSIONS:
         raise ConfigError([f"{path}: config files must end in one of {list(CONFIG_EXTENSIONS)}"])
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError([f"{path}: cannot be read: {error.strerror}"]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {error.start})"]) from None
     data = (
         parse_json(text, str(path))
         if path.suffix.lower() == ".json"
@@ -444,6 +455,8 @@ def parse_yaml(text: str, source: str) -> Any:
     secret)."""
     try:
         return yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError([f"{source}: nested too deeply to be a config"]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -456,6 +469,8 @@ def parse_json(text: str, source: str) -> Any:
     """JSON text as data; a syntax error says where, never quoting the text."""
     try:
         return json.loads(text)
+    except RecursionError:
+        raise ConfigError([f"{source}: nested too deeply to be a config"]) from None
     except json.JSONDecodeError as error:
         raise ConfigError(
             [f"{source}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}"]

@@ -248,7 +248,8 @@ def test_bad_value(dirs: dict[str, Path], change: dict[str, Any], location: str,
 def test_unknown_keys_at_any_level(
     dirs: dict[str, Path], change: dict[str, Any], location: str
 ) -> None:
-    assert f"{location}: unknown key" in problems_of({**minimal(dirs), **change})
+    problems = problems_of({**minimal(dirs), **change})
+    assert any(problem.startswith(f"{location}: unknown key") for problem in problems), problems
 
 
 def test_many_field_problems_in_one_error(dirs: dict[str, Path]) -> None:
@@ -328,7 +329,7 @@ def test_cross_field_problems_are_reported_with_field_problems(tmp_path: Path) -
     assert "write_mode" in text
     assert "not a valid bucket name" in text
     assert "must not be equal or inside one another" in text
-    assert "mars-north-1 is not a valid AWS region" in text
+    assert "'mars-north-1' is not an AWS region name" in text
 
 
 def test_model_level_rules(dirs: dict[str, Path]) -> None:
@@ -350,7 +351,7 @@ def test_model_level_rules(dirs: dict[str, Path]) -> None:
             ],
         )
     )
-    assert any("mars is not a valid AWS region" in p for p in problems)
+    assert any("'mars' is not an AWS region name" in p for p in problems)
     # Any region works with an endpoint_url (S3-compatible stores).
     validate_config(
         minimal(
