@@ -9,18 +9,26 @@ from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core.ingress_state import IngressState, ingress_state
 from hidebound_dagster.resources import HideboundResource
 
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2
 
 
-def previous_digest(cursor: str | None) -> str | None:
-    """The digest kept by an earlier tick; None for no cursor or one from another version."""
+def previous(cursor: str | None) -> tuple[str | None, int]:
+    """The digest and the count of runs kept by an earlier tick; (None, 0) for no cursor or
+    one from another version."""
     try:
         data = json.loads(cursor or "")
     except ValueError:
-        return None
+        return None, 0
     if not isinstance(data, dict) or data.get("version") != CURSOR_VERSION:
-        return None
-    return data.get("digest")
+        return None, 0
+    runs = data.get("runs")
+    return data.get("digest"), runs if isinstance(runs, int) else 0
+
+
+def run_key(digest: str, run: int) -> str:
+    """The digest of the state and the number of the run: an ingress that returns to an
+    earlier state (a file moved out and back) is a new run, never a repeated key."""
+    return f"{digest}-{run}"
 
 
 def observation(key: dg.AssetKey, state: IngressState) -> dg.AssetObservation:
@@ -63,7 +71,8 @@ def ingress_sensor_for(job_name: str, keys: Keys) -> dg.SensorDefinition:
             config.follow_symlinks,
         )
         seen = [observation(keys("ingress"), state)]
-        if state.digest == previous_digest(context.cursor):
+        digest, runs = previous(context.cursor)
+        if state.digest == digest:
             return dg.SensorResult(skip_reason="unchanged", asset_events=seen)
         wait = state.settling_seconds(time.time_ns(), config.settle_seconds)
         if wait > 0:
@@ -73,13 +82,15 @@ def ingress_sensor_for(job_name: str, keys: Keys) -> dg.SensorDefinition:
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
-                    run_key=state.digest,
+                    run_key=run_key(state.digest, runs + 1),
                     tags={
                         "hidebound/ingress_files": str(state.files),
                     },
                 )
             ],
-            cursor=json.dumps({"version": CURSOR_VERSION, "digest": state.digest}),
+            cursor=json.dumps(
+                {"version": CURSOR_VERSION, "digest": state.digest, "runs": runs + 1}
+            ),
             asset_events=seen,
         )
 

@@ -118,7 +118,7 @@ def test_first_tick_requests_a_run_keyed_by_the_digest(
     request = requested(data)
     expected = digest(ingress)
     assert re.fullmatch(r"[0-9a-f]{64}", expected)
-    assert request.run_key == expected
+    assert request.run_key == f"{expected}-1"
     assert request.tags["hidebound/ingress_files"] == str(count(ingress))
     cursor = json.loads(data.cursor)
     assert isinstance(cursor, dict)
@@ -157,8 +157,8 @@ def test_settling_file_waits_then_runs(
     os.utime(new, (time.time() - 60, time.time() - 60))
     settled = tick(instance, config, first.cursor)
     request = requested(settled)
-    assert request.run_key == digest(ingress) != requested(first).run_key
-    assert json.loads(settled.cursor)["digest"] == request.run_key
+    assert request.run_key == f"{digest(ingress)}-2" != requested(first).run_key
+    assert json.loads(settled.cursor)["digest"] == digest(ingress)
     assert request.tags["hidebound/ingress_files"] == str(count(ingress))
 
 
@@ -168,7 +168,7 @@ def test_settle_seconds_zero_runs_at_once(
     config = write_config(tmp_path, ingress, settle_seconds=0)
     first = tick(instance, config)
     (ingress / NEW_FILE).write_bytes(b"fresh")
-    assert requested(tick(instance, config, first.cursor)).run_key == digest(ingress)
+    assert requested(tick(instance, config, first.cursor)).run_key == f"{digest(ingress)}-2"
 
 
 def test_deleted_file_requests_a_run_with_a_new_digest(
@@ -179,10 +179,29 @@ def test_deleted_file_requests_a_run_with_a_new_digest(
     second = tick(instance, config, first.cursor)
     request = requested(second)
     assert request.run_key != requested(first).run_key
-    assert request.run_key == digest(ingress)
+    assert request.run_key == f"{digest(ingress)}-2"
     assert request.tags["hidebound/ingress_files"] == str(count(ingress))
     # and once the deletion is recorded, the tree is unchanged again
     assert tick(instance, config, second.cursor).skip_message == "unchanged"
+
+
+def test_an_ingress_back_in_an_earlier_state_runs_again_under_a_new_key(
+    instance: dg.DagsterInstance, ingress: Path, config: Path
+) -> None:
+    """A file moved out and back gives the first state's digest again, but staging changed in
+    between: the daemon must not drop the run as a repeated key."""
+    first = tick(instance, config)
+    notes = ingress / "cat001" / "notes.txt"
+    kept = notes.read_bytes(), notes.stat().st_mtime_ns
+    notes.unlink()
+    second = tick(instance, config, first.cursor)
+    notes.write_bytes(kept[0])
+    os.utime(notes, ns=(kept[1], kept[1]))
+    third = tick(instance, config, second.cursor)
+    keys = [requested(data).run_key for data in (first, second, third)]
+    assert keys[0].split("-")[0] == keys[2].split("-")[0] == digest(ingress)  # the same state
+    assert len(set(keys)) == 3  # and three runs
+    assert len(third.cursor) < 200
 
 
 def test_modified_file_changes_the_digest(
@@ -214,8 +233,8 @@ def test_cursor_of_another_version_counts_as_no_cursor(
         cursor = cursor % digest(ingress)
     data = tick(instance, config, cursor)
     request = requested(data)
-    assert request.run_key == digest(ingress)
-    assert json.loads(data.cursor)["digest"] == request.run_key
+    assert request.run_key == f"{digest(ingress)}-1"
+    assert json.loads(data.cursor)["digest"] == digest(ingress)
 
 
 def test_observation_records_files_and_bytes(
@@ -278,7 +297,8 @@ def test_exclude_regex_is_respected(
     second = tick(instance, config, first.cursor)
     assert second.skip_message == "unchanged"
     assert second.asset_events[0].metadata["files"].value == count(ingress) - 1
-    assert digest(ingress, exclude=r"\.DS_Store|\.tmp$") == requested(first).run_key
+    expected = digest(ingress, exclude=r"\.DS_Store|\.tmp$")
+    assert f"{expected}-1" == requested(first).run_key
     (ingress / "cat001" / ".DS_Store").write_bytes(b"finder")
     assert tick(instance, config, first.cursor).skip_message == "unchanged"
 
@@ -296,6 +316,5 @@ def test_include_regex_is_respected(
     new = ingress / NEW_FILE
     new.write_bytes(b"png-named")
     os.utime(new, (HOUR_AGO, HOUR_AGO))
-    assert requested(tick(instance, config, first.cursor)).run_key == digest(
-        ingress, include=r"\.png$"
-    )
+    expected = digest(ingress, include=r"\.png$")
+    assert requested(tick(instance, config, first.cursor)).run_key == f"{expected}-2"
