@@ -16,6 +16,7 @@ from hidebound_dagster.core.config import (
     config_digest,
     config_from_env,
     differing_keys,
+    env_notes,
     load_config,
     validate_config,
 )
@@ -44,6 +45,7 @@ class Location:
     config: HideboundConfig | None
     error: ConfigError | None
     base_dir: Path  # what relative paths resolve against
+    notes: tuple[str, ...] = ()  # deprecations to log with every run
 
     @property
     def digest(self) -> str:
@@ -85,10 +87,11 @@ def load_location(
     path = Path(config_file).resolve() if config_file else None
     source = str(path) if path else f"{ENV_PREFIX}* variables"
     base_dir = path.parent if path else Path.cwd()
+    notes = tuple(env_notes(environ, from_file=path is not None))
     try:
-        return Location(source, path, validated(path, environ), None, base_dir)
+        return Location(source, path, validated(path, environ), None, base_dir, notes)
     except ConfigError as error:
-        return Location(source, path, None, error, base_dir)
+        return Location(source, path, None, error, base_dir, notes)
 
 
 def run_problem(

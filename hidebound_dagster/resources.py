@@ -41,6 +41,8 @@ class HideboundResource(dg.ConfigurableResource):
         # Dagster re-opens resources after a run ends (`dagster job execute` does): log once.
         if not self._problem and context.log is not None and not (run and run.is_finished):
             context.log.info("hidebound config (redacted):\n" + self.shown())
+            for note in self.location.notes:
+                context.log.warning(note)
 
     def problem(self, tag: str | None = None) -> str | None:
         """Why this run cannot use the config, or None."""

@@ -495,6 +495,26 @@ ENV_SCALAR_KEYS = (
 )
 
 
+#: The original's variable names that still work, and the dask key each sets.
+ENV_ALIASES = {ENV_PREFIX + "TIMEOUT": "gateway_timeout"}
+
+
+def env_notes(environ: Mapping[str, str], from_file: bool) -> list[str]:
+    """What to tell the user about the original's variable names found in the environment."""
+    notes = []
+    for old, key in ENV_ALIASES.items():
+        if old not in environ:
+            continue
+        new = ENV_PREFIX + "DASK_" + key.upper()
+        if from_file:
+            notes.append(
+                f"{old} is set but ignored: the config file is in charge (set dask.{key} in it)"
+            )
+        else:
+            notes.append(f"{old} is deprecated: it still sets dask.{key}; use {new}")
+    return notes
+
+
 def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     """Config keys from HIDEBOUND_* variables; unset variables keep their defaults."""
     config: dict[str, Any] = {}
@@ -509,6 +529,9 @@ def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         for name, value in environ.items()
         if name.startswith(dask_prefix)
     }
+    for old, key in ENV_ALIASES.items():
+        if old in environ and key not in dask:
+            dask[key] = environ[old]
     if "gateway_cluster_options" in dask:
         dask["gateway_cluster_options"] = parse_yaml(
             dask["gateway_cluster_options"], dask_prefix + "GATEWAY_CLUSTER_OPTIONS"

@@ -14,6 +14,9 @@ import pyarrow.parquet as pq
 def arrow_table(table: pd.DataFrame, types: Mapping[str, pa.DataType] | None = None) -> pa.Table:
     """The DataFrame as Arrow, declared columns in their declared types; an undeclared column
     whose values mix types is stored as text."""
+    if table.empty:  # pandas cannot hand an empty Arrow-backed string column to Arrow
+        strings = [c for c in table.columns if isinstance(table[c].dtype, pd.StringDtype)]
+        table = table.astype(dict.fromkeys(strings, object))
     try:
         arrow = pa.Table.from_pandas(table, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -25,7 +28,9 @@ def arrow_table(table: pd.DataFrame, types: Mapping[str, pa.DataType] | None = N
         arrow = pa.Table.from_pandas(table.assign(**mixed), preserve_index=False)
     for column, kind in (types or {}).items():
         index = arrow.schema.get_field_index(column)
-        arrow = arrow.set_column(index, pa.field(column, kind), arrow.column(index).cast(kind))
+        values = arrow.column(index)
+        typed = values.cast(kind) if values.num_chunks else pa.chunked_array([], type=kind)
+        arrow = arrow.set_column(index, pa.field(column, kind), typed)
     return arrow
 
 

@@ -186,3 +186,58 @@ def test_any_config_is_accepted_or_refused_with_its_problems_and_touches_nothing
             assert len(error.problems) == len(set(error.problems))  # each problem once
             assert "Traceback" not in str(error)
     assert sorted(path.relative_to(root) for path in root.rglob("*")) == before
+
+
+# --- the original's variable names ----------------------------------------------------------
+
+
+def test_hidebound_timeout_still_sets_the_gateway_timeout_with_a_note(
+    dirs: dict[str, Path],
+) -> None:
+    environ = {
+        "HIDEBOUND_INGRESS_DIRECTORY": str(dirs["ingress"]),
+        "HIDEBOUND_STAGING_DIRECTORY": str(dirs["staging"]),
+        "HIDEBOUND_TIMEOUT": "77",
+    }
+    location = load_location(environ=environ)
+    assert location.config is not None
+    assert location.config.dask.gateway_timeout == 77
+    assert location.notes == (
+        "HIDEBOUND_TIMEOUT is deprecated: it still sets dask.gateway_timeout; use "
+        "HIDEBOUND_DASK_GATEWAY_TIMEOUT",
+    )
+    newer = {**environ, "HIDEBOUND_DASK_GATEWAY_TIMEOUT": "5"}
+    assert load_location(environ=newer).config.dask.gateway_timeout == 5  # the new name wins
+
+
+def test_hidebound_timeout_beside_a_config_file_is_said_to_be_ignored(
+    dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    import yaml
+
+    path = tmp_path / "hidebound.yaml"
+    path.write_text(yaml.safe_dump(base(dirs)))
+    location = load_location(path, environ={"HIDEBOUND_TIMEOUT": "77"})
+    assert location.config is not None and location.config.dask.gateway_timeout == 30
+    assert location.notes == (
+        "HIDEBOUND_TIMEOUT is set but ignored: the config file is in charge (set "
+        "dask.gateway_timeout in it)",
+    )
+
+
+def test_a_run_logs_the_deprecation(dirs: dict[str, Path]) -> None:
+    import dagster as dg
+
+    from hidebound_dagster.definitions import build_defs
+
+    environ = {
+        "HIDEBOUND_INGRESS_DIRECTORY": str(dirs["ingress"]),
+        "HIDEBOUND_STAGING_DIRECTORY": str(dirs["staging"]),
+        "HIDEBOUND_TIMEOUT": "77",
+    }
+    defs = build_defs(load_location(environ=environ))
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("update").execute_in_process(instance=instance)
+        logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert result.success
+    assert any("HIDEBOUND_TIMEOUT is deprecated" in message for message in logs)
