@@ -37,7 +37,9 @@ def run_search(args: argparse.Namespace) -> int:
         return 1
     try:
         prefix = Keys.of(config.key_prefix).prefix
-        result = search_tables(args.query, Path(tables), args.group_by, prefix)
+        result = search_tables(
+            args.query, Path(tables), args.group_by, prefix, config.search_timeout
+        )
     except SearchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -47,8 +49,14 @@ def run_search(args: argparse.Namespace) -> int:
         print(result.to_csv(index=False), end="")
     else:
         # one line per row: multi-line errors joined as the UI shows them
-        shown = result.replace("\n", " · ", regex=True)
+        shown = result.head(args.limit).replace("\n", " · ", regex=True)
         print(shown.to_string(index=False) if len(result) else "(no rows)")
+        if len(result) > args.limit:
+            print(
+                f"({len(result) - args.limit} more rows not shown: raise --limit, or use "
+                "--format csv or json for all of them)",
+                file=sys.stderr,
+            )
     return 0
 
 
@@ -69,6 +77,9 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("--group-by", choices=["file", "asset"], default="file")
     search.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    search.add_argument(
+        "--limit", type=int, default=1000, help="rows shown in the table format (default 1000)"
+    )
     search.add_argument(
         "--tables",
         help="directory of the Parquet tables "

@@ -86,6 +86,20 @@ def test_search_csv_format(capsys: pytest.CaptureFixture[str], tables: Path) -> 
     ]
 
 
+def test_search_table_shows_at_most_limit_rows_and_says_what_it_left_out(
+    capsys: pytest.CaptureFixture[str], tables: Path
+) -> None:
+    query = "SELECT filename FROM data ORDER BY filename"
+    code, out, err = run(capsys, "search", query, "--tables", str(tables), "--limit", "2")
+    assert code == 0
+    assert len(out.splitlines()) == 1 + 2  # the header and two rows
+    assert err.strip() == (
+        "(4 more rows not shown: raise --limit, or use --format csv or json for all of them)"
+    )
+    code, out, _ = run(capsys, "search", query, "--tables", str(tables), "--format", "json")
+    assert len(json.loads(out)) == 6  # the other formats give every row
+
+
 def test_search_by_asset(capsys: pytest.CaptureFixture[str], tables: Path) -> None:
     code, out, _ = run(
         capsys,

@@ -8,6 +8,7 @@ import pandas as pd
 from hidebound_dagster import markdown
 from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core.search import SearchError, search
+from hidebound_dagster.resources import HideboundResource
 
 
 class SearchConfig(dg.Config):
@@ -20,13 +21,20 @@ class SearchConfig(dg.Config):
 def find(
     context: dg.AssetExecutionContext,
     config: SearchConfig,
+    hidebound: HideboundResource,
     file_table: pd.DataFrame,
     asset_table: pd.DataFrame,
 ) -> dg.Output[pd.DataFrame]:
     """The rows of the last update's tables that match the query."""
     context.log.info(f"search: {config.query} (by {config.group_by})")
     try:
-        result = search(config.query, file_table, asset_table, config.group_by)
+        result = search(
+            config.query,
+            file_table,
+            asset_table,
+            config.group_by,
+            hidebound.config.search_timeout,
+        )
     except SearchError as error:
         raise dg.Failure(description=f"search failed: {error}") from None
     context.log.info(f"search: {len(result)} rows")

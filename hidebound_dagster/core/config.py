@@ -242,6 +242,7 @@ class HideboundConfig(Strict):
     exporters: list[AnyExporterConfig] = []
     webhooks: list[WebhookConfig] = []
     settle_seconds: float = Field(default=10, ge=0, allow_inf_nan=False)
+    search_timeout: float = Field(default=30, gt=0, allow_inf_nan=False)
     schedule_cron: str = "0 * * * *"
     schedule_timezone: str = "UTC"
 
@@ -490,6 +491,7 @@ ENV_SCALAR_KEYS = (
     "redact_regex",
     "redact_hash",
     "settle_seconds",
+    "search_timeout",
     "schedule_cron",
     "schedule_timezone",
 )

@@ -6,6 +6,7 @@ query comes back as the database's own message.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -48,10 +49,18 @@ def padded(coordinate: Any) -> list:
     return [*values[:3], *[None] * (3 - len(values[:3]))]
 
 
+DEFAULT_TIMEOUT = 30.0  # seconds a query may run
+
+
 def search(
-    query: str, files: pd.DataFrame, assets: pd.DataFrame, group_by: GroupBy = "file"
+    query: str,
+    files: pd.DataFrame,
+    assets: pd.DataFrame,
+    group_by: GroupBy = "file",
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> pd.DataFrame:
-    """Run a SQL query against `data`; raise SearchError with the database's message."""
+    """Run a SQL query against `data`, interrupted after `timeout` seconds; raise SearchError
+    with the database's message, or saying it ran out of time."""
     data = searchable(files, assets, group_by)
     with duckdb.connect(":memory:") as connection:
         connection.register("data", data)
@@ -59,14 +68,26 @@ def search(
         connection.execute("SET python_enable_replacements = false")
         connection.execute("SET enable_external_access = false")
         connection.execute("SET lock_configuration = true")
+        timer = threading.Timer(timeout, connection.interrupt)
+        timer.start()
         try:
             return connection.execute(query).df()
+        except duckdb.InterruptException:
+            raise SearchError(
+                f"the query ran longer than its time limit of {timeout:g} s and was stopped"
+            ) from None
         except duckdb.Error as error:
             raise SearchError(str(error)) from None
+        finally:
+            timer.cancel()
 
 
 def search_tables(
-    query: str, tables_dir: Path, group_by: GroupBy = "file", prefix: Sequence[str] = ()
+    query: str,
+    tables_dir: Path,
+    group_by: GroupBy = "file",
+    prefix: Sequence[str] = (),
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> pd.DataFrame:
     """Search the file and asset tables persisted under tables_dir by the last update (of the
     config whose asset keys carry `prefix`)."""
@@ -74,4 +95,4 @@ def search_tables(
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise SearchError(f"no tables to search: {', '.join(missing)} not found; run update first")
-    return search(query, read_table(paths[0]), read_table(paths[1]), group_by)
+    return search(query, read_table(paths[0]), read_table(paths[1]), group_by, timeout)

@@ -257,3 +257,19 @@ def test_search_tables_with_one_table_missing_names_only_that_one(
         search_tables("SELECT * FROM data", tmp_path)
     assert "asset_table.parquet" in str(raised.value)
     assert "file_table.parquet" not in str(raised.value)
+
+
+def test_a_query_over_its_time_limit_is_stopped_with_a_clear_message(
+    files: pd.DataFrame, assets: pd.DataFrame
+) -> None:
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(SearchError) as raised:
+        search("SELECT count(*) FROM range(100000000000)", files, assets, "asset", timeout=0.5)
+    assert time.monotonic() - start < 10  # would run for hours otherwise
+    assert str(raised.value) == (
+        "the query ran longer than its time limit of 0.5 s and was stopped"
+    )
+    # and a quick query under the same limit still answers
+    assert len(search("SELECT * FROM data", files, assets, "asset", timeout=0.5)) == len(assets)
