@@ -559,10 +559,22 @@ def load_config(
     return validate_config({**data, **(overrides or {})}, base_dir, rules)
 
 
+#: Keys whose values are secrets whatever redact_regex says, and the webhook parts (headers,
+#: bodies, query parameters) that carry tokens.
+SECRET_NAMES = re.compile(r"(?i)(pass(word)?|secret|token|api[_-]?key|auth|credential|cookie)")
+WEBHOOK_SECRETS = re.compile(r"^webhooks/\d+/(headers|json|data|params)/")
+
+
 def redacted(config: HideboundConfig) -> dict[str, Any]:
-    """The config as plain data for display, with every secret and every key matching
-    redact_regex replaced by REDACTED or a stable sha256 hash; None stays None."""
+    """The config as plain data for display: every secret (SecretStr values, keys named like
+    secrets or matching redact_regex, webhook headers and bodies) replaced by REDACTED or a
+    stable sha256 hash, and passwords and query values inside URLs replaced; None stays None."""
     pattern = re.compile(config.redact_regex)
+
+    def hidden(plain: Any) -> str:
+        if not config.redact_hash:
+            return "REDACTED"
+        return "hash-" + hashlib.sha256(str(plain).encode()).hexdigest()[:16]
 
     def walk(value: Any, path: str) -> Any:
         if isinstance(value, dict):
@@ -571,13 +583,35 @@ def redacted(config: HideboundConfig) -> dict[str, Any]:
             return [walk(item, f"{path}/{index}") for index, item in enumerate(value)]
         secret = isinstance(value, SecretStr)
         plain = value.get_secret_value() if secret else value
-        if plain is None or not (secret or pattern.search(path)):
-            return str(plain) if isinstance(plain, Path) else plain
-        if not config.redact_hash:
-            return "REDACTED"
-        return "hash-" + hashlib.sha256(str(plain).encode()).hexdigest()[:16]
+        if plain is None:
+            return None
+        name = path.rpartition("/")[2]
+        if (
+            secret
+            or pattern.search(path)
+            or SECRET_NAMES.search(name)
+            or (WEBHOOK_SECRETS.match(path))
+        ):
+            return hidden(plain)
+        if isinstance(plain, Path):
+            return str(plain)
+        return url_without_secrets(plain) if isinstance(plain, str) else plain
 
     return walk(config.model_dump(by_alias=True), "")
+
+
+def url_without_secrets(text: str) -> str:
+    """A URL with its password and its query values replaced by REDACTED; other text as is."""
+    parts = urlsplit(text)
+    if not parts.scheme or not parts.netloc or not (parts.password or parts.query):
+        return text
+    netloc = parts.netloc
+    if parts.password:
+        netloc = f"{parts.username}:REDACTED@{netloc.rpartition('@')[2]}"
+    query = "&".join(
+        f"{pair.partition('=')[0]}=REDACTED" for pair in parts.query.split("&") if pair
+    )
+    return parts._replace(netloc=netloc, query=query).geturl()
 
 
 def config_digest(config: HideboundConfig) -> str:

@@ -241,3 +241,63 @@ def test_a_run_logs_the_deprecation(dirs: dict[str, Path]) -> None:
         logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert result.success
     assert any("HIDEBOUND_TIMEOUT is deprecated" in message for message in logs)
+
+
+# --- redaction ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("redact_hash", [True, False])
+def test_the_config_view_hides_webhook_headers_bodies_and_url_passwords(
+    dirs: dict[str, Path], redact_hash: bool
+) -> None:
+    from hidebound_dagster.core.config import redacted
+
+    secrets = [
+        "Bearer-hdr-0001",
+        "apikey-hdr-0002",
+        "json-body-0003",
+        "url-pass-0004",
+        "query-token-0005",
+        "param-0006",
+        "gw-token-0007",
+    ]
+    config = validate_config(
+        {
+            **base(dirs),
+            "redact_hash": redact_hash,
+            "exporters": [
+                {
+                    "name": "s3",
+                    "bucket": "bkt",
+                    "endpoint_url": f"http://archive:{secrets[3]}@127.0.0.1:9000/?sig={secrets[4]}",
+                },
+                {
+                    "name": "girder",
+                    "root_id": "r1",
+                    "api_key": "k",
+                    "host": f"http://archive:{secrets[3]}@girder.local/?sig={secrets[4]}",
+                },
+            ],
+            "webhooks": [
+                {
+                    "url": "https://hooks.example.com/T0/B0",
+                    "method": "post",
+                    "headers": {"Authorization": secrets[0], "X-Api-Key": secrets[1]},
+                    "json": {"text": "done", "token": secrets[2]},
+                    "params": {"p": secrets[5]},
+                }
+            ],
+            "dask": {"gateway_api_token": secrets[6]},
+        }
+    )
+    shown = redacted(config)
+    text = repr(shown)
+    for secret in secrets:
+        assert secret not in text, secret
+    hook = shown["webhooks"][0]
+    assert set(hook["headers"]) == {"Authorization", "X-Api-Key"}  # the names stay readable
+    # a key named like a URL is hidden whole (redact_regex); a URL anywhere else keeps its
+    # host and loses its password and query values
+    assert shown["exporters"][1]["host"] == "http://archive:REDACTED@girder.local/?sig=REDACTED"
+    assert shown["exporters"][0]["bucket"] == "bkt"
+    assert shown["ingress_directory"] == str(dirs["ingress"])
