@@ -36,6 +36,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from hidebound_dagster_tests.reliability.signals import kill, pidfd
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -170,27 +172,6 @@ class KillPoint:
     def __str__(self) -> str:
         at = f"{self.at:g}" if self.kind == "time" else str(int(self.at))
         return f"{self.start}/{self.kind}={at}"
-
-
-def pidfd(pid: int) -> int | None:
-    """A handle on the forked child, taken at once: signals sent through it can only reach that
-    process, never a later one that reuses its pid."""
-    try:
-        return os.pidfd_open(pid)
-    except ProcessLookupError:
-        return None
-
-
-def kill(handle: int | None) -> None:
-    """SIGKILL the child behind the handle (nothing if it has already ended)."""
-    if handle is None:
-        return
-    try:
-        signal.pidfd_send_signal(handle, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    finally:
-        os.close(handle)
 
 
 class Worker:

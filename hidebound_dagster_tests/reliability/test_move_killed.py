@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import queue
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -27,6 +25,7 @@ import pytest
 
 from hidebound_dagster.core.staging import complete, restore_interrupted
 from hidebound_dagster_tests.conftest import write_frames
+from hidebound_dagster_tests.reliability.signals import kill, pidfd
 
 pytestmark = pytest.mark.slow
 
@@ -160,27 +159,6 @@ def where(manifest: dict[str, str], ingress: Path, staging: Path) -> dict[str, s
 
 def partial_files(*roots: Path) -> list[Path]:
     return [p for root in roots if root.exists() for p in root.rglob("*.partial")]
-
-
-def pidfd(pid: int) -> int | None:
-    """A handle on the forked child, taken at once: signals sent through it can only reach
-    that process, never a later one that reuses its pid."""
-    try:
-        return os.pidfd_open(pid)
-    except ProcessLookupError:
-        return None
-
-
-def kill(handle: int | None) -> None:
-    """SIGKILL the child behind the handle (nothing if it has already ended)."""
-    if handle is None:
-        return
-    try:
-        signal.pidfd_send_signal(handle, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    finally:
-        os.close(handle)
 
 
 def run_to_exit(worker: Worker, ingress: Path, staging: Path, mode: str) -> dict[str, float]:
