@@ -225,9 +225,14 @@ class Worker:
         self.send(f"prepare {ingress} {staging}")
         return int(self._until([], lambda line: line.startswith("prepared ")).split()[1])
 
-    def _begin(self, kill_at: str, args: tuple[str | Path, ...]) -> int:
+    def _begin(self, kill_at: str, args: tuple[str | Path, ...]) -> tuple[int, list[str]]:
+        """Start a run: the child's pid, and the child's own lines that came before the
+        parent's `child <pid>` (the child may print `start` first)."""
         self.send(" ".join(["run", kill_at, *map(str, args)]))
-        return int(self._until([], lambda line: line.startswith("child ")).split()[1])
+        lines: list[str] = []
+        announced = self._until(lines, lambda line: line.startswith("child "))
+        lines.remove(announced)
+        return int(announced.split()[1]), lines
 
     def _finish(self, lines: list[str]) -> Run:
         if not lines or not lines[-1].startswith("exit "):
@@ -236,24 +241,24 @@ class Worker:
 
     def run(self, kill_at: str, *args: str | Path) -> Run:
         """One run of an operation; kill_at as kill_worker.py takes it."""
-        self._begin(kill_at, args)
-        return self._finish([])
+        _, lines = self._begin(kill_at, args)
+        return self._finish(lines)
 
     def killed(self, point: KillPoint, args: tuple[str | Path, ...], seconds: float) -> Run:
         """One run killed at `point`; `seconds`: how long an uninterrupted one took."""
         if point.kind == "call":
             return self.run(str(int(point.at)), *args)
-        handle = pidfd(self._begin("-", args))
-        lines: list[str] = []
+        pid, lines = self._begin("-", args)
+        handle = pidfd(pid)
         prefix, count = ("start", 1) if point.kind == "time" else ("progress", int(point.at))
-        seen = 0
+        seen = sum(line.startswith(prefix + " ") for line in lines)
 
         def reached(line: str) -> bool:
             nonlocal seen
             seen += line.startswith(prefix + " ")
             return seen == count or line.startswith("exit ")
 
-        if not self._until(lines, reached).startswith("exit "):
+        if seen >= count or not self._until(lines, reached).startswith("exit "):
             time.sleep(point.at * seconds if point.kind == "time" else 0.0)
         kill(handle)
         return self._finish(lines)
