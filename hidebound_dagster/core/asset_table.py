@@ -109,8 +109,6 @@ def verdict(assets: pd.DataFrame, files: pd.DataFrame, failures: pd.DataFrame) -
 
 def with_verdict(files: pd.DataFrame, assets: pd.DataFrame) -> pd.DataFrame:
     """The file table with each file's asset verdict; files outside any asset are invalid."""
-    if files.empty:  # pandas cannot join on an empty Arrow-backed string column
-        return files.assign(asset_valid=pd.Series(dtype=bool), asset_error=pd.Series(dtype=object))
     verdict = assets.set_index("asset_path")[["asset_valid", "asset_error"]]
     files = files.join(verdict, on="asset_path")
     files["asset_valid"] = files["asset_valid"].fillna(False).astype(bool)

@@ -49,6 +49,11 @@ def identities(files: pd.DataFrame) -> list[Identity]:
     return list(zip(*columns, strict=True))
 
 
+def is_the_file(status: os.stat_result, expected: Identity) -> bool:
+    """Whether a status is that of the regular file with this identity."""
+    return stat.S_ISREG(status.st_mode) and identity_of(status) == expected
+
+
 def change(path: str, expected: Identity, what: str) -> str | None:
     """Why the file at `path` is not the regular file the scan saw (`what` cannot be done),
     None when it is. Never follows a link at the path itself."""
@@ -56,6 +61,6 @@ def change(path: str, expected: Identity, what: str) -> str | None:
         status = os.lstat(path)
     except OSError as error:
         return f"{what}: {error.strerror} since the scan"
-    if not stat.S_ISREG(status.st_mode) or identity_of(status) != expected:
+    if not is_the_file(status, expected):
         return f"{what}: it is no longer the file the scan saw (replaced or modified)"
     return None

@@ -157,7 +157,9 @@ def verify_staging(staging: Staging, mapper: Mapper = serial_map, chunks: int = 
     ]
     both = sorted(set(stats) & set(records))
     regular = [p for p in both if stat.S_ISREG(stats[p].st_mode)]  # lstat: links are not
-    problems += [f"content/{p}: not a regular file" for p in both if p not in set(regular)]
+    problems += [
+        f"content/{p}: not a regular file" for p in both if not stat.S_ISREG(stats[p].st_mode)
+    ]
     sizes = [p for p in regular if stats[p].st_size != records[p]["size"]]
     problems += [
         f"content/{p}: {stats[p].st_size} bytes, its metadata says {records[p]['size']}"

@@ -22,7 +22,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from hidebound_dagster.core.identity import Identity, change, identities, identity_of, sha256_file
+from hidebound_dagster.core.identity import (
+    Identity,
+    change,
+    identities,
+    is_the_file,
+    sha256_file,
+)
 from hidebound_dagster.core.layout import PARTIAL, Staging
 from hidebound_dagster.core.manifest import clear_records, unexported
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
@@ -76,14 +82,14 @@ def copy_validated(source: str, destination: Path, expected: Identity) -> str | 
         return None
     try:
         before = os.fstat(handle)
-        if not stat.S_ISREG(before.st_mode) or identity_of(before) != expected:
+        if not is_the_file(before, expected):
             return None
         digest = hashlib.sha256()
         with os.fdopen(handle, "rb", closefd=False) as reader, destination.open("xb") as writer:
             while chunk := reader.read(COPY_BUFFER):
                 digest.update(chunk)
                 writer.write(chunk)
-        if identity_of(os.fstat(handle)) != expected:
+        if not is_the_file(os.fstat(handle), expected):
             destination.unlink()
             return None
         os.utime(destination, ns=(before.st_atime_ns, before.st_mtime_ns))
@@ -313,6 +319,8 @@ def drop_changed_assets(files: pd.DataFrame, digests: pd.Series, target: Path) -
     """Remove from the new content tree every file of an asset that had a file change while it
     was copied (an asset is staged whole or not at all); those files' digests become None."""
     changed = files.loc[digests.isna(), "asset_path"].unique()
+    if not len(changed):
+        return digests
     dropped = files["asset_path"].isin(changed)
     for relative in files.loc[dropped & digests.notna(), "filepath_relative"]:
         (target / relative).unlink()

@@ -14,9 +14,6 @@ import pyarrow.parquet as pq
 def arrow_table(table: pd.DataFrame, types: Mapping[str, pa.DataType] | None = None) -> pa.Table:
     """The DataFrame as Arrow, declared columns in their declared types; an undeclared column
     whose values mix types is stored as text."""
-    if table.empty:  # pandas cannot hand an empty Arrow-backed string column to Arrow
-        strings = [c for c in table.columns if isinstance(table[c].dtype, pd.StringDtype)]
-        table = table.astype(dict.fromkeys(strings, object))
     try:
         arrow = pa.Table.from_pandas(table, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -53,5 +50,10 @@ def write_table(
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a table written by write_table."""
-    return pq.read_table(path).to_pandas()
+    """Read a table written by write_table. An empty table's text columns come back as object:
+    pandas can neither join on nor hand back to Arrow an empty Arrow-backed string column."""
+    table = pq.read_table(path).to_pandas()
+    if table.empty:
+        strings = [c for c in table.columns if isinstance(table[c].dtype, pd.StringDtype)]
+        table = table.astype(dict.fromkeys(strings, object))
+    return table
