@@ -32,12 +32,14 @@ class HideboundResource(dg.ConfigurableResource):
     workflow: list[str] | None = None
 
     _problem: str | None = PrivateAttr(default=None)
+    _checked: bool = PrivateAttr(default=False)  # _problem holds the answer for this run
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Check once per run that it runs the loaded config; a problem fails the first step
         that needs the config, with the problem as the step's error."""
         run = context.run
         self._problem = self.problem(run.tags.get(CONFIG_TAG) if run else None)
+        self._checked = True
         # Dagster re-opens resources after a run ends (`dagster job execute` does): log once.
         if not self._problem and context.log is not None and not (run and run.is_finished):
             context.log.info("hidebound config (redacted):\n" + self.shown())
@@ -59,9 +61,10 @@ class HideboundResource(dg.ConfigurableResource):
     @property
     def config(self) -> HideboundConfig:
         """The config of this run; a Failure naming every problem if it may not be used."""
-        problem = self._problem if self._problem is not None else self.problem()
-        if problem:
-            raise dg.Failure(description=problem, allow_retries=False)
+        if not self._checked:  # used outside a run (a sensor, a test): check once now
+            self._problem, self._checked = self.problem(), True
+        if self._problem:
+            raise dg.Failure(description=self._problem, allow_retries=False)
         return self.location.require()
 
 
