@@ -119,11 +119,11 @@ def scan_directory(root: Path, follow_symlinks: LinkPolicy = "never") -> pd.Data
                     followed = follow(entry.path, inside, follow_symlinks)
                     if isinstance(followed, str):
                         rows.add(relative, None, followed)
-                    elif stat.S_ISDIR(followed.st_mode):
-                        found_links.append((relative, resolved(entry.path), identity(followed)))
+                    elif stat.S_ISDIR(followed[0].st_mode):
+                        found_links.append((relative, str(followed[1]), identity(followed[0])))
                     else:  # read, and staged, through the file it resolves to
-                        target = printable(resolved(entry.path))
-                        rows.add(relative, followed, not_regular(followed), target)
+                        status, target = followed
+                        rows.add(relative, status, not_regular(status), printable(str(target)))
                 elif entry.is_dir(follow_symlinks=False):
                     key = identity(entry.stat(follow_symlinks=False))
                     if key in seen:  # the same directory mounted twice
@@ -144,15 +144,16 @@ def resolved(path: str) -> str:
     return os.path.realpath(path)
 
 
-def follow(path: str, inside: Path, policy: LinkPolicy) -> os.stat_result | str:
-    """The status of a link's target when the policy lets it be followed, else why not."""
+def follow(path: str, inside: Path, policy: LinkPolicy) -> tuple[os.stat_result, Path] | str:
+    """The status and resolved path of a link's target when the policy lets it be followed,
+    else why not."""
     if policy == "never":
         return LINK_NOT_FOLLOWED
     target = Path(resolved(path))
     if target != inside and inside not in target.parents:
         return LINK_OUTSIDE
     try:
-        return target.stat()
+        return target.stat(), target
     except OSError as error:
         return f"broken symbolic link: {error.strerror}"
 
