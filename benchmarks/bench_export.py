@@ -24,10 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import boto3
 from botocore.config import Config
 
+from hidebound_dagster.core.config import S3ExporterConfig
 from hidebound_dagster.core.parallel import thread_mapper
+from hidebound_dagster.exporter_resources import S3ExporterResource
 from hidebound_dagster.exporters.base import DEFAULT_CONCURRENCY
 from hidebound_dagster.exporters.disk import DiskExporter
-from hidebound_dagster.exporters.s3 import S3Exporter
 from hidebound_dagster_tests.exporters.staging_fixture import build_staging
 from hidebound_dagster_tests.services import S3Server
 
@@ -154,13 +155,17 @@ def main() -> None:
         try:
 
             def s3_export(index: int) -> None:
-                exporter = S3Exporter(
-                    f"bench-exporter-{index}",
-                    REGION,
-                    server.access_key,
-                    server.secret_key,
-                    endpoint_url=server.endpoint_url,
+                entry = S3ExporterConfig.model_validate(
+                    {
+                        "name": "s3",
+                        "bucket": f"bench-exporter-{index}",
+                        "region": REGION,
+                        "endpoint_url": server.endpoint_url,
+                        "access_key": server.access_key,
+                        "secret_key": server.secret_key,
+                    }
                 )
+                exporter = S3ExporterResource().exporter(entry)
                 report = exporter.export(staging.root, mapper=mapper)
                 assert report.sent == len(relatives), report
 

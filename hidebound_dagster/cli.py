@@ -12,8 +12,9 @@ import dagster as dg
 import yaml
 
 from hidebound_dagster.asset_keys import Keys
-from hidebound_dagster.core.config import ConfigError, redacted
+from hidebound_dagster.core.config import ConfigError
 from hidebound_dagster.core.layout import tables_directory
+from hidebound_dagster.core.redaction import redacted
 from hidebound_dagster.core.search import SearchError, search_tables
 from hidebound_dagster.location import load_location
 

@@ -21,10 +21,11 @@ from hidebound_dagster.assets.search import search_assets
 from hidebound_dagster.assets.update import ingress_spec, update_assets
 from hidebound_dagster.checks import specification_checks, staging_check
 from hidebound_dagster.core.config import WORKFLOW_STEPS
-from hidebound_dagster.exporter_resources import exporter_resources
+from hidebound_dagster.exporter_resources import exporter_resources, location_secrets
 from hidebound_dagster.io_manager import ParquetIOManager
 from hidebound_dagster.jobs import ordered, stage_jobs, workflow_job
 from hidebound_dagster.location import CONFIG_TAG, Location, load_location
+from hidebound_dagster.log_scrubbing import scrub_logs
 from hidebound_dagster.resources import DaskResource, HideboundResource
 from hidebound_dagster.schedules import workflow_schedule
 from hidebound_dagster.sensors import ingress_sensor_for
@@ -38,6 +39,7 @@ def build_defs(location: Location) -> dg.Definitions:
     it. An invalid config still builds (the default workflow, no exporters): each run then fails
     before touching a file, with the list of problems."""
     config = location.config
+    scrub_logs(location_secrets(location))
     keys = Keys.of(config.key_prefix if config else None)
     steps = list(config.workflow) if config else list(WORKFLOW_STEPS)
     tags = {CONFIG_TAG: location.digest}

@@ -9,8 +9,9 @@ import yaml
 from pydantic import PrivateAttr
 
 from hidebound_dagster.core.cluster import dask_mapper
-from hidebound_dagster.core.config import ConfigError, DaskConfig, HideboundConfig, redacted
+from hidebound_dagster.core.config import ConfigError, DaskConfig, HideboundConfig
 from hidebound_dagster.core.parallel import Mapper
+from hidebound_dagster.core.redaction import redacted
 from hidebound_dagster.location import CONFIG_TAG, Location, run_problem
 
 

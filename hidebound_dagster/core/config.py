@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -27,6 +26,7 @@ from pydantic import (
 )
 
 from hidebound_dagster.core.layout import METADATA_TYPES, STAGING_NAME, MetadataType
+from hidebound_dagster.core.redaction import url_without_secrets
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.specification_files import SpecificationLoadError, load_specifications
 from hidebound_dagster.core.staging import overlapping
@@ -160,7 +160,7 @@ class S3ExporterConfig(ExporterConfig):
     @property
     def identity(self) -> str:
         """Where this exporter writes, naming it in export records (never a secret)."""
-        return f"s3:{without_userinfo(self.endpoint_url or 'aws')}/{self.bucket}"
+        return f"s3:{url_without_secrets(self.endpoint_url or 'aws')}/{self.bucket}"
 
     @field_validator("bucket")
     @classmethod
@@ -194,16 +194,8 @@ class GirderExporterConfig(ExporterConfig):
     @property
     def identity(self) -> str:
         """Where this exporter writes, naming it in export records (never a secret)."""
-        return f"girder:{without_userinfo(self.host)}:{self.port}/{self.root_type}/{self.root_id}"
-
-
-def without_userinfo(url: str) -> str:
-    """A URL without the user and password it may carry."""
-    parts = urlsplit(url)
-    if not parts.hostname:
-        return url
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
-    return parts._replace(netloc=host).geturl()
+        host = url_without_secrets(self.host)
+        return f"girder:{host}:{self.port}/{self.root_type}/{self.root_id}"
 
 
 AnyExporterConfig = Annotated[
@@ -557,61 +549,6 @@ def load_config(
     else:
         data, base_dir = config_from_env(environ), Path.cwd()
     return validate_config({**data, **(overrides or {})}, base_dir, rules)
-
-
-#: Keys whose values are secrets whatever redact_regex says, and the webhook parts (headers,
-#: bodies, query parameters) that carry tokens.
-SECRET_NAMES = re.compile(r"(?i)(pass(word)?|secret|token|api[_-]?key|auth|credential|cookie)")
-WEBHOOK_SECRETS = re.compile(r"^webhooks/\d+/(headers|json|data|params)/")
-
-
-def redacted(config: HideboundConfig) -> dict[str, Any]:
-    """The config as plain data for display: every secret (SecretStr values, keys named like
-    secrets or matching redact_regex, webhook headers and bodies) replaced by REDACTED or a
-    stable sha256 hash, and passwords and query values inside URLs replaced; None stays None."""
-    pattern = re.compile(config.redact_regex)
-
-    def hidden(plain: Any) -> str:
-        if not config.redact_hash:
-            return "REDACTED"
-        return "hash-" + hashlib.sha256(str(plain).encode()).hexdigest()[:16]
-
-    def walk(value: Any, path: str) -> Any:
-        if isinstance(value, dict):
-            return {key: walk(item, f"{path}/{key}".lstrip("/")) for key, item in value.items()}
-        if isinstance(value, list):
-            return [walk(item, f"{path}/{index}") for index, item in enumerate(value)]
-        secret = isinstance(value, SecretStr)
-        plain = value.get_secret_value() if secret else value
-        if plain is None:
-            return None
-        name = path.rpartition("/")[2]
-        if (
-            secret
-            or pattern.search(path)
-            or SECRET_NAMES.search(name)
-            or (WEBHOOK_SECRETS.match(path))
-        ):
-            return hidden(plain)
-        if isinstance(plain, Path):
-            return str(plain)
-        return url_without_secrets(plain) if isinstance(plain, str) else plain
-
-    return walk(config.model_dump(by_alias=True), "")
-
-
-def url_without_secrets(text: str) -> str:
-    """A URL with its password and its query values replaced by REDACTED; other text as is."""
-    parts = urlsplit(text)
-    if not parts.scheme or not parts.netloc or not (parts.password or parts.query):
-        return text
-    netloc = parts.netloc
-    if parts.password:
-        netloc = f"{parts.username}:REDACTED@{netloc.rpartition('@')[2]}"
-    query = "&".join(
-        f"{pair.partition('=')[0]}=REDACTED" for pair in parts.query.split("&") if pair
-    )
-    return parts._replace(netloc=netloc, query=query).geturl()
 
 
 def config_digest(config: HideboundConfig) -> str:

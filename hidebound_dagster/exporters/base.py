@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 from hidebound_dagster.core.layout import CONTENT, METADATA, METADATA_TYPES
 from hidebound_dagster.core.parallel import Mapper, thread_mapper
 from hidebound_dagster.core.progress import Progress
-from hidebound_dagster.exporters.errors import ExportError, redact
+from hidebound_dagster.core.redaction import scrub
+from hidebound_dagster.exporters.errors import ExportError
 
 DEFAULT_CONCURRENCY = 8
 
@@ -217,14 +218,14 @@ class Exporter(ABC):
 
     def error(self, problem: str) -> ExportError:
         """An ExportError naming this exporter and its target, with secrets redacted."""
-        return ExportError(type(self).__name__, self.target, redact(problem, self._secrets()))
+        return ExportError(type(self).__name__, self.target, scrub(problem, self._secrets()))
 
     def _safe_cause(self, error: BaseException) -> BaseException | None:
         """`error` to chain as the cause, or None when its text would reveal a secret."""
         if isinstance(error, ExportError):
             return error.__cause__
         text = str(error)
-        return None if redact(text, self._secrets()) != text else error
+        return None if scrub(text, self._secrets()) != text else error
 
     def _as_export_error(self, error: BaseException, where: str | None = None) -> ExportError:
         if isinstance(error, ExportError):

@@ -1,14 +1,13 @@
-"""Failure handling shared by the exporters: the error type, retries with backoff, redaction."""
+"""Failure handling shared by the exporters: the error type and retries with backoff."""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TypeVar
 
 R = TypeVar("R")
-REDACTED = "***"
 
 
 class ExportError(RuntimeError):
@@ -22,14 +21,6 @@ class ExportError(RuntimeError):
 
     def __reduce__(self):
         return type(self), (self.exporter, self.target, self.problem)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every non-empty secret in `text` by '***'."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:

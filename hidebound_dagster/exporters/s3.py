@@ -1,7 +1,9 @@
 """Upload staged content and metadata to an S3 bucket on AWS or any S3-compatible endpoint.
 
 Keys mirror staging under `hidebound/`. Every object carries its sha256 in its metadata, so a
-re-export skips what is already there; every upload is verified by MD5/ETag and by size.
+re-export skips what is already there; every upload is verified by MD5/ETag and by size. The
+client comes from the caller (the Dagster layer builds it with dagster-aws); its botocore
+retries are the only retries.
 """
 
 from __future__ import annotations
@@ -9,21 +11,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from hidebound_dagster.core.identity import sha256_file
+from hidebound_dagster.core.redaction import url_secrets, url_without_secrets
 from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem
-from hidebound_dagster.exporters.errors import retry
 
 PREFIX = "hidebound/"
 MiB = 1024 * 1024
@@ -91,29 +90,22 @@ class S3Exporter(Exporter):
         self,
         bucket: str,
         region: str,
-        access_key: str,
-        secret_key: str,
+        connect: Callable[[], Any],
         endpoint_url: str | None = None,
         metadata_types: Iterable[str] = METADATA_TYPES,
-        client: Any = None,
         *,
-        attempts: int = 5,
-        retry_delay: float = 0.5,
+        secrets: Iterable[str] = (),
         multipart_threshold: int = 8 * MiB,
-        max_pool_connections: int = 32,
     ) -> None:
+        """`connect` returns the boto3 S3 client; it must pickle, so that each worker of a
+        process-based mapper calls it for a client of its own."""
         super().__init__(metadata_types)
         self.bucket = bucket
         self.region = region
         self.endpoint_url = endpoint_url
-        self.attempts = attempts
-        self.retry_delay = retry_delay
+        self.connect = connect
         self.multipart_threshold = multipart_threshold
-        self.max_pool_connections = max_pool_connections
-        self._keys = (access_key, secret_key)
-        self._client = client
-        self._client_given = client is not None
-        self._lock = threading.Lock()
+        self._hidden = tuple(secrets)
         self._transfer = TransferConfig(
             multipart_threshold=multipart_threshold,
             multipart_chunksize=max(5 * MiB, multipart_threshold),
@@ -121,60 +113,30 @@ class S3Exporter(Exporter):
         )
         self._existing: dict[str, int] = {}  # key -> size, listed when the export starts
 
-    def __getstate__(self) -> dict:
-        """Workers of a process-based mapper build their own client: clients do not pickle."""
-        state = {**self.__dict__, "_lock": None}
-        if not self._client_given:
-            state["_client"] = None
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
     @property
     def client(self) -> Any:
-        """The boto3 S3 client, built on first use in each process."""
-        with self._lock:
-            if self._client is None:
-                self._client = self._make_client()
-            return self._client
+        return self.connect()
+
+    @property
+    def attempts(self) -> int:
+        """How many times botocore tries each request."""
+        retries = self.client.meta.config.retries or {}
+        return int(retries.get("total_max_attempts") or retries.get("max_attempts", 0) + 1)
 
     @property
     def target(self) -> str:
-        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        where = f" at {url_without_secrets(self.endpoint_url)}" if self.endpoint_url else ""
         return f"s3://{self.bucket}{where} (region {self.region})"
 
     def _secrets(self) -> tuple[str, ...]:
-        return self._keys
-
-    def _make_client(self) -> Any:
-        config = Config(
-            region_name=self.region,
-            retries={"mode": "standard", "max_attempts": 3},
-            max_pool_connections=self.max_pool_connections,
-            connect_timeout=10,
-            read_timeout=120,
-            request_checksum_calculation="when_required",  # we send Content-MD5 ourselves
-            response_checksum_validation="when_required",
-            s3={"addressing_style": "path"} if self.endpoint_url else None,
-        )
-        session = boto3.session.Session(
-            aws_access_key_id=self._keys[0],
-            aws_secret_access_key=self._keys[1],
-            region_name=self.region,
-        )
-        return session.client("s3", endpoint_url=self.endpoint_url, config=config)
-
-    def _retry(self, call):
-        return retry(call, is_transient, attempts=self.attempts, base_delay=self.retry_delay)
+        return (*self._hidden, *url_secrets(self.endpoint_url or ""))
 
     @contextmanager
     def _session(self, staging: Path, items: Sequence[ExportItem]) -> Iterator[None]:
-        self._retry(self._ensure_bucket)
-        self._existing = self._retry(self._list)
+        self._ensure_bucket()
+        self._existing = self._list()
         yield
-        self._verify(self._retry(self._list), items)
+        self._verify(self._list(), items)
 
     def _ensure_bucket(self) -> None:
         """Create the bucket when missing; us-east-1 takes no LocationConstraint."""
@@ -203,10 +165,10 @@ class S3Exporter(Exporter):
         return {obj["Key"]: obj["Size"] for page in pages for obj in page.get("Contents", [])}
 
     def _export_content(self, item: ExportItem) -> bool:
-        return self._retry(lambda: self._upload(item, item.data.get("sha256")))
+        return self._upload(item, item.data.get("sha256"))
 
     def _export_metadata(self, item: ExportItem) -> bool:
-        return self._retry(lambda: self._upload(item, None))
+        return self._upload(item, None)
 
     def _upload(self, item: ExportItem, expected_sha256: str | None) -> bool:
         """Upload one staged file unless an identical object is there; verify the upload."""

@@ -15,9 +15,9 @@ from hidebound_dagster.core.config import (
     HideboundConfig,
     config_from_env,
     load_config,
-    redacted,
     validate_config,
 )
+from hidebound_dagster.core.redaction import redacted
 from hidebound_dagster_tests.conftest import REPO
 
 SECRETS = {

@@ -250,7 +250,7 @@ def test_a_run_logs_the_deprecation(dirs: dict[str, Path]) -> None:
 def test_the_config_view_hides_webhook_headers_bodies_and_url_passwords(
     dirs: dict[str, Path], redact_hash: bool
 ) -> None:
-    from hidebound_dagster.core.config import redacted
+    from hidebound_dagster.core.redaction import redacted
 
     secrets = [
         "Bearer-hdr-0001",

@@ -7,14 +7,19 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from hidebound_dagster.core.config import S3ExporterConfig
+from hidebound_dagster.core.layout import METADATA_TYPES
 from hidebound_dagster.core.parallel import thread_mapper
+from hidebound_dagster.exporter_resources import S3ExporterResource
 from hidebound_dagster.exporters.errors import ExportError
 from hidebound_dagster.exporters.s3 import S3Exporter, is_transient
 from hidebound_dagster_tests.exporters.staging_fixture import Staging, build_staging
@@ -23,14 +28,34 @@ from hidebound_dagster_tests.services import FailingProxy, S3Server
 MiB = 1024 * 1024
 
 
-def exporter(server: S3Server, bucket: str, region: str = "us-east-1", **kwargs) -> S3Exporter:
-    options = {
-        "access_key": server.access_key,
-        "secret_key": server.secret_key,
-        "endpoint_url": server.endpoint_url,
-        **kwargs,
+def exporter(
+    server: S3Server | None,
+    bucket: str,
+    region: str = "us-east-1",
+    max_attempts: int = 5,
+    metadata_types: Sequence[str] = METADATA_TYPES,
+    **options: Any,
+) -> S3Exporter:
+    """An exporter built the way runs build it: a config entry through the S3 resource."""
+    settings = {
+        "endpoint_url": server.endpoint_url if server else None,
+        "access_key": server.access_key if server else "ak",
+        "secret_key": server.secret_key if server else "sk",
     }
-    return S3Exporter(bucket, region, **options)
+    keys = {key: options.pop(key) for key in list(settings) if key in options}
+    entry = S3ExporterConfig.model_validate(
+        {
+            "name": "s3",
+            "bucket": bucket,
+            "region": region,
+            "metadata_types": list(metadata_types),
+            **settings,
+            **keys,
+        }
+    )
+    made = S3ExporterResource(max_attempts=max_attempts).exporter(entry, **options)
+    assert isinstance(made, S3Exporter)
+    return made
 
 
 def client(server: S3Server):
@@ -146,15 +171,7 @@ def test_wrong_access_key_fails_fast_without_leaking_it(
 
 
 def test_unreachable_endpoint_names_exporter_and_target(staging: Staging):
-    dead = S3Exporter(
-        "hb-bucket",
-        "us-east-1",
-        "ak",
-        "sk",
-        endpoint_url="http://127.0.0.1:9",
-        attempts=2,
-        retry_delay=0.05,
-    )
+    dead = exporter(None, "hb-bucket", endpoint_url="http://127.0.0.1:9", max_attempts=2)
     with pytest.raises(
         ExportError,
         match=r"S3Exporter export to s3://hb-bucket at "
@@ -168,9 +185,7 @@ def test_5xx_answers_are_retried(s3_server: S3Server, bucket: str, staging: Stag
         return method == "PUT" and "/hidebound/" in path
 
     with FailingProxy(s3_server.port, fail_first=6, should_fail=fail_puts) as proxy:
-        report = exporter(s3_server, bucket, endpoint_url=proxy.url, retry_delay=0.05).export(
-            staging.root
-        )
+        report = exporter(s3_server, bucket, endpoint_url=proxy.url).export(staging.root)
     assert proxy.failed == 6
     assert report.sent == len(staging.expected())
     assert read_bucket(s3_server, bucket) == as_keys(staging.expected())
@@ -195,9 +210,7 @@ def test_server_killed_mid_export_then_reexport_completes(tmp_path: Path, bucket
 
         started = time.monotonic()
         with pytest.raises(ExportError, match="cannot reach the endpoint") as raised:
-            exporter(server, bucket, attempts=2, retry_delay=0.05).export(
-                staging.root, mapper=kill_after_50
-            )
+            exporter(server, bucket, max_attempts=2).export(staging.root, mapper=kill_after_50)
         assert time.monotonic() - started < 30
         assert bucket in str(raised.value) and server.endpoint_url in str(raised.value)
 
@@ -235,3 +248,46 @@ def _client_error(code: str, status: int) -> ClientError:
 )
 def test_transient_classification(error: BaseException, transient: bool):
     assert is_transient(error) is transient
+
+
+def test_a_dead_endpoint_costs_exactly_the_botocore_attempts(staging: Staging):
+    """One retry layer: every request is tried `max_attempts` times by botocore's standard
+    mode (dagster-aws counts the first call), never again by a retry loop around it."""
+    with FailingProxy(9, fail_first=10**6) as proxy, pytest.raises(ExportError) as raised:
+        exporter(None, "hb-bucket", endpoint_url=proxy.url, max_attempts=3).export(staging.root)
+    assert "server error" in str(raised.value)
+    assert [method for method, _, _ in proxy.requests] == ["HEAD"] * 4  # 1 call + 3 retries
+
+
+def test_one_client_per_process_for_the_same_settings(s3_server: S3Server, bucket: str):
+    first, second = exporter(s3_server, bucket), exporter(s3_server, bucket)
+    other = exporter(s3_server, bucket, region="eu-west-1")
+    assert first.client is second.client is first.client
+    assert other.client is not first.client
+    assert first.client.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
+
+
+def test_cluster_workers_build_one_client_each(s3_server: S3Server, bucket: str, tmp_path: Path):
+    """On a cluster of processes each worker builds one client for the whole export, however
+    many items it sends (it used to build one per item)."""
+    from distributed import Client, LocalCluster
+
+    from hidebound_dagster.core.cluster import client_mapper
+
+    staging = build_staging(tmp_path / "staging", sequences=3, frames=10, size=64)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        report = exporter(s3_server, bucket).export(staging.root, mapper=client_mapper(client))
+        clients = client.run(_clients_built)
+    assert report.sent == len(staging.expected()) > 30
+    assert sorted(clients.values()) == [1, 1], clients
+
+
+def _clients_built() -> int:
+    from hidebound_dagster import exporter_resources
+
+    return len(exporter_resources._CLIENTS)

@@ -28,11 +28,13 @@ from botocore.config import Config
 from PIL import Image
 
 from hidebound_dagster.core import staging as staging_module
+from hidebound_dagster.core.config import S3ExporterConfig
 from hidebound_dagster.core.layout import Staging
 from hidebound_dagster.core.manifest import verify_staging, write_manifest
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.staging import StagingError, move_file, stage_content, stageable
+from hidebound_dagster.exporter_resources import S3ExporterResource
 from hidebound_dagster.exporters import disk as disk_module
 from hidebound_dagster.exporters.disk import DiskExporter, copy_atomically
 from hidebound_dagster.exporters.errors import ExportError
@@ -199,15 +201,21 @@ def s3_client(server: S3Server) -> Any:
 
 
 def s3_exporter(server: S3Server, bucket: str, client: Any = None) -> S3Exporter:
-    return S3Exporter(
-        bucket,
-        "us-east-1",
-        server.access_key,
-        server.secret_key,
-        endpoint_url=server.endpoint_url,
-        client=client,
-        attempts=1,
+    """The exporter of a run (one attempt per request), or one over a given client."""
+    if client is not None:
+        return S3Exporter(bucket, "us-east-1", lambda: client, server.endpoint_url)
+    entry = S3ExporterConfig.model_validate(
+        {
+            "name": "s3",
+            "bucket": bucket,
+            "endpoint_url": server.endpoint_url,
+            "access_key": server.access_key,
+            "secret_key": server.secret_key,
+        }
     )
+    made = S3ExporterResource(max_attempts=1).exporter(entry)
+    assert isinstance(made, S3Exporter)
+    return made
 
 
 def read_bucket(server: S3Server, bucket: str) -> dict[str, bytes]:
