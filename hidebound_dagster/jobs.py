@@ -43,6 +43,12 @@ def stage_jobs(
     ]
 
 
+#: Tags a job whose steps run in processes of their own (on a cluster), not in the run's one.
+SPREAD_TAG = "hidebound/steps_spread"
+#: Jobs that only read: they never wait for the run holding the staging directory.
+READ_ONLY_JOBS = frozenset({"search"})
+
+
 def workflow_job(
     steps: Sequence[str],
     tags: Mapping[str, str],
@@ -57,7 +63,7 @@ def workflow_job(
         description=f"The configured workflow: {', '.join(steps)}"
         + (" (each step a task on a Dask cluster)." if executor else "."),
         executor_def=executor,
-        tags=tags,
+        tags={**tags, SPREAD_TAG: "true"} if executor else tags,
     )
 
 

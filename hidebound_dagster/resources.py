@@ -10,8 +10,11 @@ from pydantic import PrivateAttr
 
 from hidebound_dagster.core.cluster import dask_mapper
 from hidebound_dagster.core.config import ConfigError, DaskConfig, HideboundConfig
+from hidebound_dagster.core.layout import Staging
 from hidebound_dagster.core.parallel import Mapper
 from hidebound_dagster.core.redaction import redacted
+from hidebound_dagster.core.staging_lease import StagingBusyError, hold
+from hidebound_dagster.jobs import READ_ONLY_JOBS, SPREAD_TAG
 from hidebound_dagster.location import CONFIG_TAG, Location, run_problem
 
 
@@ -42,10 +45,37 @@ class HideboundResource(dg.ConfigurableResource):
         self._problem = self.problem(run.tags.get(CONFIG_TAG) if run else None)
         self._checked = True
         # Dagster re-opens resources after a run ends (`dagster job execute` does): log once.
-        if not self._problem and context.log is not None and not (run and run.is_finished):
+        if self._problem or run is None or run.is_finished:
+            return
+        if context.log is not None:
             context.log.info("hidebound config (redacted):\n" + self.shown())
             for note in self.location.notes:
                 context.log.warning(note)
+        if run.job_name not in READ_ONLY_JOBS:
+            self._problem = self.hold_staging(context, run)
+
+    def hold_staging(self, context: dg.InitResourceContext, run: dg.DagsterRun) -> str | None:
+        """Wait until this run holds the staging directory; why it cannot, or None."""
+        config = self.location.require()
+        instance = context.instance
+
+        def run_is_over(run_id: str) -> bool:
+            holder = instance.get_run_by_id(run_id) if instance else None
+            return holder is None or holder.is_finished
+
+        try:
+            hold(
+                Staging(config.staging_directory),
+                run.run_id,
+                run.job_name,
+                one_process=SPREAD_TAG not in run.tags,
+                run_is_over=run_is_over,
+                timeout=config.staging_lock_timeout,
+                on_wait=context.log.info if context.log else lambda message: None,
+            )
+        except (StagingBusyError, OSError) as error:
+            return f"This run cannot use the staging directory: {error}"
+        return None
 
     def problem(self, tag: str | None = None) -> str | None:
         """Why this run cannot use the config, or None."""

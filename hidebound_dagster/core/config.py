@@ -235,6 +235,7 @@ class HideboundConfig(Strict):
     webhooks: list[WebhookConfig] = []
     settle_seconds: float = Field(default=10, ge=0, allow_inf_nan=False)
     search_timeout: float = Field(default=30, gt=0, allow_inf_nan=False)
+    staging_lock_timeout: float = Field(default=600, ge=0, allow_inf_nan=False)
     schedule_cron: str = "0 * * * *"
     schedule_timezone: str = "UTC"
 
@@ -484,6 +485,7 @@ ENV_SCALAR_KEYS = (
     "redact_hash",
     "settle_seconds",
     "search_timeout",
+    "staging_lock_timeout",
     "schedule_cron",
     "schedule_timezone",
 )

@@ -18,6 +18,7 @@ METADATA_TYPES: tuple[MetadataType, ...] = ("asset", "file", "asset-chunk", "fil
 PARTIAL = ".partial"  # suffix of a cross-filesystem move still in flight
 MANIFEST = ".manifest.json"  # what the last create staged, as digests
 EXPORTS = ".exports"  # one record per exporter: which manifest it took
+LEASE = ".lease"  # the run that holds the staging directory
 DELETING = ".deleting"  # content on its way out (already cleared to go)
 TABLES = "tables"  # under the Dagster instance's storage directory
 TABLE_SUFFIX = ".parquet"
@@ -25,8 +26,8 @@ TABLE_SUFFIX = ".parquet"
 
 @dataclass(frozen=True)
 class Staging:
-    """The paths of one staging directory. Only `content/`, `metadata/` and the two records are
-    ever written or removed; anything else a user keeps there is left alone."""
+    """The paths of one staging directory. Only `content/`, `metadata/`, the two records and the
+    lease are ever written or removed; anything else a user keeps there is left alone."""
 
     root: Path
 
@@ -45,6 +46,10 @@ class Staging:
     @property
     def exports(self) -> Path:
         return self.root / EXPORTS
+
+    @property
+    def lease(self) -> Path:
+        return self.root / LEASE
 
     def export_record(self, exporter: str) -> Path:
         """The record of one exporter (by its identity) having exported this staging."""

@@ -20,6 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from hidebound_dagster.core.identity import sha256_file
+from hidebound_dagster.core.redaction import url_secrets, url_without_secrets
 from hidebound_dagster.exporters.base import (
     CONTENT,
     METADATA_TYPES,
@@ -135,10 +136,10 @@ class GirderExporter(Exporter):
 
     @property
     def target(self) -> str:
-        return f"girder {self.api_url} {self.root_type} {self.root_id}"
+        return f"girder {url_without_secrets(self.api_url)} {self.root_type} {self.root_id}"
 
     def _secrets(self) -> tuple[str, ...]:
-        return (self._api_key,)
+        return (self._api_key, *url_secrets(self.api_url))
 
     def _retry(self, call):
         return retry(call, is_transient, attempts=self.attempts, base_delay=self.retry_delay)
@@ -291,7 +292,7 @@ class GirderExporter(Exporter):
             return f"{where}: HTTP {error.status}{retried}: {_girder_message(error)}"
         if is_transient(error):
             return (
-                f"cannot reach {self.api_url} after {self.attempts} attempts "
+                f"cannot reach {url_without_secrets(self.api_url)} after {self.attempts} attempts "
                 f"({type(error).__name__})"
             )
         return super()._describe(error)
