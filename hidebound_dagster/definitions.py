@@ -20,6 +20,7 @@ from hidebound_dagster.assets.export import export_assets
 from hidebound_dagster.assets.search import search_assets
 from hidebound_dagster.assets.update import ingress_spec, update_assets
 from hidebound_dagster.checks import specification_checks, staging_check
+from hidebound_dagster.console import console_logger
 from hidebound_dagster.core.config import WORKFLOW_STEPS
 from hidebound_dagster.exporter_resources import exporter_resources, location_secrets
 from hidebound_dagster.io_manager import ParquetIOManager
@@ -67,6 +68,7 @@ def build_defs(location: Location) -> dg.Definitions:
         sensors=[ingress_sensor_for("workflow", keys)],
         schedules=[workflow_schedule("workflow", cron, timezone)],
         executor=dg.in_process_executor,
+        loggers={"console": console_logger},
         resources={
             "hidebound": HideboundResource(location=location),
             "dask": DaskResource(),

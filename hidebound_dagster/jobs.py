@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
 
+from hidebound_dagster.console import CONSOLE_RUN_CONFIG
+
 STAGE_DESCRIPTIONS = {
     "delete": "Clear `staging/content` and `staging/metadata`.",
     "update": "Scan the ingress, validate every asset, keep the valid ones.",
@@ -29,7 +31,11 @@ def stage_jobs(
     return [
         *(
             dg.define_asset_job(
-                step, selection=selection([step], staging_check), description=description, tags=tags
+                step,
+                selection=selection([step], staging_check),
+                description=description,
+                tags=tags,
+                config=CONSOLE_RUN_CONFIG,
             )
             for step, description in STAGE_DESCRIPTIONS.items()
         ),
@@ -37,6 +43,7 @@ def stage_jobs(
             "search",
             selection=dg.AssetSelection.groups("search"),
             tags=tags,
+            config=CONSOLE_RUN_CONFIG,
             description="Run a SQL query (run config: ops.search_results.config.query) over "
             "the tables.",
         ),
@@ -63,6 +70,8 @@ def workflow_job(
         description=f"The configured workflow: {', '.join(steps)}"
         + (" (each step a task on a Dask cluster)." if executor else "."),
         executor_def=executor,
+        # a default run config must be whole, and the Dask executor's has no default
+        config=None if executor else CONSOLE_RUN_CONFIG,
         tags={**tags, SPREAD_TAG: "true"} if executor else tags,
     )
 

@@ -229,8 +229,14 @@ def test_a_cron_string_dagster_refuses_is_a_config_error_not_a_broken_location(
     assert not project["staging"].exists()
 
 
-def test_a_bad_cron_through_dagster_job_execute_fails_with_the_problem(tmp_path: Path) -> None:
-    project = make_project(tmp_path / "project", extra="schedule_cron: '99 * * * *'\n")
+def test_a_bad_config_through_dagster_job_execute_lists_its_problems_once(
+    tmp_path: Path,
+) -> None:
+    """The list, once, without a stack trace, the run failure repeating it or a line per
+    skipped step."""
+    project = make_project(
+        tmp_path / "project", extra="schedule_cron: '99 * * * *'\nsettle_secs: 3\n"
+    )
     home = tmp_path / "home"
     home.mkdir()
     done = subprocess.run(
@@ -246,7 +252,17 @@ def test_a_bad_cron_through_dagster_job_execute_fails_with_the_problem(tmp_path:
         },
     )
     assert done.returncode != 0
-    assert "schedule_cron: '99 * * * *' is not a cron string Dagster accepts" in done.stderr
+    listing = (
+        "Invalid hidebound config (2 problems):\n"
+        "- schedule_cron: '99 * * * *' is not a cron string Dagster accepts (minute hour day "
+        "month weekday)\n"
+        "- settle_secs: unknown key (did you mean 'settle_seconds'?)\n"
+    )
+    assert done.stderr.count(listing) == 1, done.stderr
+    assert done.stderr.count("settle_secs") == 1
+    for noise in ("Stack Trace", "Traceback", 'File "', "Not executing", "DEBUG"):
+        assert noise not in done.stderr, noise
+    assert "RUN_FAILURE" in done.stderr  # the run's outcome is still said
     assert not project["staging"].exists()
 
 
