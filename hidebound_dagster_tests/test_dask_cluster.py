@@ -300,3 +300,51 @@ def test_file_table_asset_runs_on_the_external_cluster(
     # written the way the IO manager writes the file table, so both sides have its types
     write_table(threaded, tmp_path / "threaded.parquet", arrow_fields(threaded, FILE_TABLE))
     same_but_pid(table, read_table(tmp_path / "threaded.parquet"))
+
+
+def test_a_worker_with_another_config_refuses_the_step(
+    external: ExternalCluster, tmp_path: Path
+) -> None:
+    """The workers load the code location from their own environment (here: no
+    HIDEBOUND_CONFIG_FILEPATH, so the bundled example). A step sent to them by a run of another
+    config fails, saying so, and no staging directory is touched: neither the run's nor the
+    one the worker's config names."""
+    from hidebound_dagster.location import DEFAULT_CONFIG_FILE
+    from hidebound_dagster_tests.projects import files_of, make_project
+
+    assert "HIDEBOUND_CONFIG_FILEPATH" not in os.environ  # what the workers inherited
+    bundled_staging = DEFAULT_CONFIG_FILE.parent / "examples" / "hidebound"
+    before = files_of(bundled_staging)
+    project = make_project(tmp_path / "project")
+    home = tmp_path / "home"
+    home.mkdir()
+    run_config = tmp_path / "run_config.yaml"
+    cluster = {"existing": {"address": external.address}}
+    run_config.write_text(yaml.safe_dump({"execution": {"config": {"cluster": cluster}}}))
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "job",
+            "execute",
+            "-m",
+            "hidebound_dagster.definitions",
+            "-j",
+            "workflow_on_dask",
+            "-c",
+            str(run_config),
+        ],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "HIDEBOUND_CONFIG_FILEPATH": str(project["config"]),
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "This run was launched with another config (digest " in done.stderr, done.stderr[-3000:]
+    assert f"than the one this process loaded from {DEFAULT_CONFIG_FILE}" in done.stderr
+    assert not project["staging"].exists()
+    assert files_of(bundled_staging) == before

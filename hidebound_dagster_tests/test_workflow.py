@@ -124,7 +124,12 @@ def test_second_workflow_run_gives_an_identical_staging_tree(example: dict) -> N
         if k.startswith("content/")
     }
     assert metadata_without_chunk_names(staging) == example["first_metadata"]
-    assert sorted(p.name for p in staging.iterdir()) == [".manifest.json", "content", "metadata"]
+    assert sorted(p.name for p in staging.iterdir()) == [
+        ".lease",
+        ".manifest.json",
+        "content",
+        "metadata",
+    ]
 
 
 # search -------------------------------------------------------------------------------------
