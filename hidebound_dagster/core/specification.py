@@ -16,6 +16,8 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from hidebound_dagster.core import validators  # noqa: F401  (registers the custom checks)
+from hidebound_dagster.core.rule_details import explain
+from hidebound_dagster.core.validators import RULES_BY_ERROR
 
 #: Class attributes that describe a specification rather than declare a column.
 SPEC_ATTRIBUTES = frozenset({"asset_type", "filename_fields", "asset_name_fields", "file_traits"})
@@ -142,11 +144,30 @@ def validation_failures(spec: type[Specification], rows: pd.DataFrame) -> pd.Dat
     try:
         spec.validate(rows[columns], lazy=True)
     except pa.errors.SchemaErrors as failure:
-        return describe_failures(failure.failure_cases)
+        return with_rule_details(describe_failures(failure.failure_cases), rows)
     return pd.DataFrame(columns=FAILURE_COLUMNS)
 
 
+def with_rule_details(failures: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Asset-rule failures extended with what broke the rule in each asset (rule_details)."""
+    for error, (rule, columns, options) in RULES_BY_ERROR.items():
+        message = RULE_FAILED + error
+        failing = failures["message"] == message
+        if not failing.any() or not set(columns) <= set(rows.columns):
+            continue
+        assets = rows.loc[failures.loc[failing, "row"].dropna(), "asset_path"].unique()
+        broken = rows[rows["asset_path"].isin(assets)]
+        details = explain(rule, broken, columns, **options)
+        asset_of = rows["asset_path"].reindex(failures.loc[failing, "row"]).to_numpy()
+        detail = pd.Series(
+            details.reindex(asset_of).fillna("").to_numpy(), index=failing.index[failing]
+        )
+        failures.loc[failing, "message"] = (message + ": " + detail).where(detail != "", message)
+    return failures
+
+
 FAILURE_COLUMNS = ["row", "scope", "message"]
+RULE_FAILED = "rule failed: "
 
 
 def describe_failures(cases: pd.DataFrame) -> pd.DataFrame:
@@ -157,7 +178,7 @@ def describe_failures(cases: pd.DataFrame) -> pd.DataFrame:
     missing = cases["check"] == "column_in_dataframe"
     case_text = cases["failure_case"].map(repr)
     message = cases["column"].astype(str) + " " + case_text + " fails " + cases["check"]
-    message = message.mask(rule, "rule failed: " + cases["check"])
+    message = message.mask(rule, RULE_FAILED + cases["check"])
     message = message.mask(general & ~missing, "fails " + cases["check"])
     message = message.mask(
         missing,

@@ -174,10 +174,17 @@ def asset_rule(rule: AssetRule, column: str | Sequence[str], **kwargs: Any) -> p
     return pa.Check(check, name=rule.__name__, error=error, ignore_na=False)
 
 
+#: The asset rule behind each error sentence made so far: (rule name, columns, options).
+RULES_BY_ERROR: dict[str, tuple[str, list[str], dict[str, Any]]] = {}
+
+
 def asset_rule_error(rule: AssetRule, column: str | Sequence[str], **kwargs: Any) -> str:
     """The sentence a failing asset rule shows, e.g. ``frame values are contiguous ...``."""
     template = ASSET_RULE_ERRORS.get(rule.__name__, "{column} values pass {rule} within each asset")
-    return template.format(column=", ".join(_column_list(column)), rule=rule.__name__, **kwargs)
+    columns = _column_list(column)
+    error = template.format(column=", ".join(columns), rule=rule.__name__, **kwargs)
+    RULES_BY_ERROR[error] = (rule.__name__, columns, kwargs)
+    return error
 
 
 def apply_asset_rule(

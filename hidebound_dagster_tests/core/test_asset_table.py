@@ -49,8 +49,19 @@ class Case(NamedTuple):
 CASES = [
     # sequences: contiguous frames and homogeneous width
     Case(seq("ok"), True),
-    Case(seq("gap"), False, ("frame values are contiguous within each asset",)),
-    Case(seq("wide"), False, ("width values are homogeneous within each asset",)),
+    Case(
+        seq("gap"),
+        False,
+        ("rule failed: frame values are contiguous within each asset: frame 0003 missing",),
+    ),
+    Case(
+        seq("wide"),
+        False,
+        (
+            "rule failed: width values are homogeneous within each asset: width 5 in "
+            "p-proj001_s-seq001_d-wide_v001_f0003.png; 4 in the other 2 files",
+        ),
+    ),
     # a badly named frame invalidates the whole sequence
     Case(
         seq("bad"),
@@ -83,7 +94,10 @@ CASES = [
     Case(
         "seqs/p-proj001_s-seq002_v001",
         False,
-        ("descriptor values are homogeneous within each asset",),
+        (
+            "descriptor values are homogeneous within each asset: descriptor 'bb' in "
+            "p-proj001_s-seq002_d-bb_v001_f0002.png; 'aa' in the other 1 file",
+        ),
     ),
     Case("seqs/p-proj001_s-seq002_v002", True),
     # files of two specifications in one asset directory
@@ -99,9 +113,23 @@ CASES = [
     Case("imgs/p-proj001_s-img001_d-jpeg_v001.jpg", False, ("extension 'jpg' fails",)),
     # complexes: dense grid and origin
     Case(tex("dense"), True),
-    Case(tex("sparse"), False, ("coordinate values form a dense grid within each asset",)),
+    Case(
+        tex("sparse"),
+        False,
+        (
+            "coordinate values form a dense grid within each asset: coordinate [1, 1] missing "
+            "from the grid",
+        ),
+    ),
     Case(tex("origin", "tex002"), True),
-    Case(tex("shifted", "tex002"), False, ("coordinate values begin at [0, 0] within each asset",)),
+    Case(
+        tex("shifted", "tex002"),
+        False,
+        (
+            "coordinate values begin at [0, 0] within each asset: first coordinate is [1, 1], "
+            "not [0, 0]",
+        ),
+    ),
     # a column no filename field and no trait provides
     Case("imgs/p-proj001_s-dep001_d-deep_v001.png", False, ("column 'depth' is missing",)),
 ]
