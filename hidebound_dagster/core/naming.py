@@ -96,15 +96,39 @@ class FilenameError(ValueError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        """One sentence naming the place, the offending text and what the grammar wanted."""
+        """A plain sentence for a common mistake, if it is one, then one naming the place, the
+        offending text and what the grammar wanted."""
         found = f"'{self.found}'" if self.found else _END_EXPECTED
         where = f'at character {self.position} of "{self.name}"'
         if self.part == "end":
-            return f"Unexpected text {where}: found {found}, expected {self.expected}."
-        return (
-            f"Illegal {self.field} field {self.part} {where}: "
-            f"found {found}, expected {self.expected}."
-        )
+            precise = f"Unexpected text {where}: found {found}, expected {self.expected}."
+        else:
+            precise = (
+                f"Illegal {self.field} field {self.part} {where}: "
+                f"found {found}, expected {self.expected}."
+            )
+        hint = self.hint()
+        return f"{hint} {precise}" if hint else precise
+
+    def hint(self) -> str | None:
+        """What a person most likely did wrong: a space, uppercase letters, too few digits."""
+        if any(character.isspace() for character in self.name):
+            return "Spaces are not allowed in names."
+        if self.part != "token" or self.field not in TOKENS:
+            return None
+        lower = self.found.lower()
+        if lower != self.found and _TOKEN_PATTERNS[self.field].fullmatch(lower):
+            return f"Names are lowercase: write '{lower}', not '{self.found}'."
+        digits = self.found.split(COORDINATE_SEPARATOR)
+        width = PADDING.get(self.field, 0)
+        if all(part.isdigit() for part in digits) and any(len(part) < width for part in digits):
+            padded = COORDINATE_SEPARATOR.join(f"{int(part):0{width}d}" for part in digits)
+            indicator = INDICATORS[self.field]
+            return (
+                f"Write {self.field} numbers with {width} digits: "
+                f"'{indicator}{padded}', not '{indicator}{self.found}'."
+            )
+        return None
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by the constructor arguments, so errors survive process boundaries."""

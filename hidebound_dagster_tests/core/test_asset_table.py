@@ -341,7 +341,8 @@ def test_readme_example(tmp_path: Path, write_spec: object) -> None:
     assert len(assets) == 4
     assert [path for path, row in assets.items() if not row["asset_valid"]] == [running]
     assert assets[running]["asset_error"] == (
-        "p-cat001_s-spec001_d-Running-Cat_v001_c0000-0005_f0002.png: Illegal descriptor field "
+        "p-cat001_s-spec001_d-Running-Cat_v001_c0000-0005_f0002.png: Names are lowercase: write "
+        "'running-cat', not 'Running-Cat'. Illegal descriptor field "
         'token at character 21 of "p-cat001_s-spec001_d-Running-Cat_v001_c0000-0005_f0002.png": '
         "found 'Running-Cat', expected [a-z0-9][a-z0-9-]*."
     )
@@ -375,7 +376,8 @@ EXAMPLE_VERDICTS = {
     "cat001/tex001/p-cat001_s-tex001_d-fur_v001": (True, ""),
     "cat001/raw001/p-cat001_s-raw001_d-running-cat_v001": (
         False,
-        "p-cat001_s-raw001_d-Running-Cat_v001_f0002.png: Illegal descriptor",
+        "p-cat001_s-raw001_d-Running-Cat_v001_f0002.png: Names are lowercase: write "
+        "'running-cat', not 'Running-Cat'. Illegal descriptor",
     ),
     "cat001/raw001/p-cat001_s-raw001_d-rgba-frames_v001": (False, "channels 4 fails"),
     "cat001/raw001/p-cat001_s-raw001_d-gap_v001": (False, "frame values are contiguous"),

@@ -180,6 +180,7 @@ def test_bad_file_name_says_where_and_what_was_expected(tmp_path: Path, specs: S
     )
     row = build_file_table(tmp_path, specs).iloc[0]
     assert row["file_error"] == (
+        "Names are lowercase: write 'walk', not 'Walk'. "
         "Illegal descriptor field token at character 21 of "
         '"p-proj001_s-seq001_d-Walk_v001_f0002.png": '
         "found 'Walk', expected [a-z0-9][a-z0-9-]*."

@@ -320,8 +320,37 @@ def test_parse_invalid(name: str, field: str, part: str, position: int, found: s
         (
             "p-proj001_v01",
             ["project", "version"],
+            "Write version numbers with 3 digits: 'v001', not 'v01'. "
             'Illegal version field token at character 11 of "p-proj001_v01": '
             "found '01', expected \\d{3}.",
+        ),
+        (
+            "p-proj001_d-walk_v001_f12.png",
+            ["project", "descriptor", "version", "frame", "extension"],
+            "Write frame numbers with 4 digits: 'f0012', not 'f12'. "
+            'Illegal frame field token at character 23 of "p-proj001_d-walk_v001_f12.png": '
+            "found '12', expected \\d{4}.",
+        ),
+        (
+            "p-proj001_d-walk_v001_c1-2.png",
+            ["project", "descriptor", "version", "coordinate", "extension"],
+            "Write coordinate numbers with 4 digits: 'c0001-0002', not 'c1-2'. "
+            'Illegal coordinate field token at character 23 of "p-proj001_d-walk_v001_c1-2.png": '
+            "found '1-2', expected \\d{4}(?:-\\d{4}){0,2}.",
+        ),
+        (
+            "p-proj001_d-long walk_v001.png",
+            ["project", "descriptor", "version", "extension"],
+            "Spaces are not allowed in names. "
+            'Illegal version field indicator at character 16 of "p-proj001_d-long walk_v001.png": '
+            "found ' walk', expected '_v'.",
+        ),
+        (
+            "p-Proj001_v001",
+            ["project", "version"],
+            "Names are lowercase: write 'proj001', not 'Proj001'. "
+            'Illegal project field token at character 2 of "p-Proj001_v001": '
+            "found 'Proj001', expected [a-z]{3,10}\\d{1,4}.",
         ),
         (
             "p-proj001_s-spec001.png",
