@@ -8,14 +8,16 @@ import dagster as dg
 import yaml
 from pydantic import PrivateAttr
 
+from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core.cluster import dask_mapper
 from hidebound_dagster.core.config import ConfigError, DaskConfig, HideboundConfig
-from hidebound_dagster.core.layout import Staging
+from hidebound_dagster.core.layout import Staging, table_path, tables_directory
 from hidebound_dagster.core.parallel import Mapper
 from hidebound_dagster.core.redaction import redacted
 from hidebound_dagster.core.staging_lease import StagingBusyError, hold
 from hidebound_dagster.jobs import READ_ONLY_JOBS, SPREAD_TAG
 from hidebound_dagster.location import CONFIG_TAG, Location, run_problem
+from hidebound_dagster.run_summary import failed_steps, materialized, summary
 
 
 # No `from __future__ import annotations` here: Dagster reads the ResourceDependency annotation
@@ -53,6 +55,25 @@ class HideboundResource(dg.ConfigurableResource):
                 context.log.warning(note)
         if run.job_name not in READ_ONLY_JOBS:
             self._problem = self.hold_staging(context, run)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """End a run whose steps share this process with its summary (run_summary)."""
+        run, instance, log = context.run, context.instance, context.log
+        if self._problem or run is None or instance is None or log is None or run.is_finished:
+            return
+        if SPREAD_TAG in run.tags or run.job_name in READ_ONLY_JOBS:
+            return  # its steps each tear down in their own process: no end to speak for
+        config = self.location.require()
+        tables = tables_directory(instance.storage_directory())
+        asset_table = table_path(tables, Keys.of(config.key_prefix)("asset_table").path)
+        try:
+            text = summary(
+                materialized(instance, run.run_id), failed_steps(instance, run.run_id), asset_table
+            )
+        except Exception as error:  # a summary must never fail the run it describes
+            log.warning(f"no run summary: {type(error).__name__}: {error}")
+            return
+        log.info(text)
 
     def hold_staging(self, context: dg.InitResourceContext, run: dg.DagsterRun) -> str | None:
         """Wait until this run holds the staging directory; why it cannot, or None."""
