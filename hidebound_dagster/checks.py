@@ -16,13 +16,18 @@ from hidebound_dagster.resources import DaskResource, HideboundResource
 STAGING_INTACT = "staging_is_intact"
 
 
-def invalid_assets_result(assets: pd.DataFrame, label: str, examples: int) -> dg.AssetCheckResult:
-    """Warn (the run still succeeds) with the count of invalid assets and a few examples."""
+SEVERITIES = {"warn": dg.AssetCheckSeverity.WARN, "error": dg.AssetCheckSeverity.ERROR}
+
+
+def invalid_assets_result(
+    assets: pd.DataFrame, label: str, examples: int, severity: dg.AssetCheckSeverity
+) -> dg.AssetCheckResult:
+    """The count of invalid assets and a few examples, at the config's severity."""
     invalid = assets[~assets["asset_valid"]]
     per_spec = invalid["specification"].value_counts().to_dict()
     return dg.AssetCheckResult(
         passed=invalid.empty,
-        severity=dg.AssetCheckSeverity.WARN,
+        severity=severity,
         description=f"{len(invalid)} of {len(assets)} {label} failed their specification",
         metadata={
             "invalid": len(invalid),
@@ -35,32 +40,40 @@ def invalid_assets_result(assets: pd.DataFrame, label: str, examples: int) -> dg
     )
 
 
-def specification_checks(keys: Keys, tokens: list[str]) -> list[dg.AssetChecksDefinition]:
+def specification_checks(
+    keys: Keys, tokens: list[str], severity: str = "warn"
+) -> list[dg.AssetChecksDefinition]:
     """One check over all assets, and one per specification so each spec's failures show on
-    their own."""
+    their own. At severity "error" they block: a run stages nothing while an asset is
+    invalid."""
+    level = SEVERITIES[severity]
 
     @dg.asset_check(
         asset=keys("asset_table"),
         name="assets_pass_specification",
         description="Every asset passes its specification.",
+        blocking=level == dg.AssetCheckSeverity.ERROR,
     )
     def every_asset(asset_table: pd.DataFrame) -> dg.AssetCheckResult:
-        return invalid_assets_result(asset_table, "assets", examples=10)
+        return invalid_assets_result(asset_table, "assets", 10, level)
 
-    return [every_asset, *(specification_check(keys, token) for token in tokens)]
+    return [every_asset, *(specification_check(keys, token, level) for token in tokens)]
 
 
-def specification_check(keys: Keys, token: str) -> dg.AssetChecksDefinition:
+def specification_check(
+    keys: Keys, token: str, level: dg.AssetCheckSeverity
+) -> dg.AssetChecksDefinition:
     """A check of one specification's assets."""
 
     @dg.asset_check(
         asset=keys("asset_table"),
         name=f"{token}_assets_pass",
         description=f"Every {token} asset passes the {token} specification.",
+        blocking=level == dg.AssetCheckSeverity.ERROR,
     )
     def check(asset_table: pd.DataFrame) -> dg.AssetCheckResult:
         assets = asset_table[asset_table["specification"] == token]
-        return invalid_assets_result(assets, f"{token} assets", examples=5)
+        return invalid_assets_result(assets, f"{token} assets", 5, level)
 
     return check
 

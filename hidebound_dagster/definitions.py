@@ -57,7 +57,11 @@ def build_defs(location: Location) -> dg.Definitions:
     return dg.Definitions(
         assets=[ingress_spec(keys), *ordered(stages, steps), *search_assets(keys)],
         asset_checks=[
-            *specification_checks(keys, sorted(config.specifications()) if config else []),
+            *specification_checks(
+                keys,
+                sorted(config.specifications()) if config else [],
+                config.invalid_asset_severity if config else "warn",
+            ),
             staging,
         ],
         jobs=[

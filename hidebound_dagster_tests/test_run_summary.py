@@ -65,3 +65,18 @@ def test_an_update_run_has_no_staging_line(tmp_path: Path) -> None:
     result, [text] = run(make_project(tmp_path / "project"), "update")
     assert result.success
     assert "  assets: 9 (4 valid, 5 invalid)" in text and "staged:" not in text
+
+
+def test_invalid_assets_at_error_severity_block_the_stages_after_update(tmp_path: Path) -> None:
+    """`invalid_asset_severity: error`: the specification checks fail with ERROR severity and
+    block, so nothing is staged while the ingress holds an invalid asset."""
+    project = make_project(tmp_path / "project", extra="invalid_asset_severity: error\n")
+    result, [text] = run(project, "workflow")
+    assert not result.success
+    evaluations = {
+        e.check_name: (e.passed, e.severity) for e in result.get_asset_check_evaluations()
+    }
+    assert evaluations["assets_pass_specification"] == (False, dg.AssetCheckSeverity.ERROR)
+    assert evaluations["raw001_assets_pass"] == (False, dg.AssetCheckSeverity.ERROR)
+    assert not (project["staging"] / "content").exists()
+    assert "staged:" not in text and "failed steps: asset_table" in text

@@ -236,6 +236,7 @@ class HideboundConfig(Strict):
     settle_seconds: float = Field(default=10, ge=0, allow_inf_nan=False)
     search_timeout: float = Field(default=30, gt=0, allow_inf_nan=False)
     staging_lock_timeout: float = Field(default=600, ge=0, allow_inf_nan=False)
+    invalid_asset_severity: Literal["warn", "error"] = "warn"
     schedule_cron: str = "0 * * * *"
     schedule_timezone: str = "UTC"
 
@@ -486,6 +487,7 @@ ENV_SCALAR_KEYS = (
     "settle_seconds",
     "search_timeout",
     "staging_lock_timeout",
+    "invalid_asset_severity",
     "schedule_cron",
     "schedule_timezone",
 )
