@@ -1,6 +1,7 @@
 """Dagster resources: the hidebound config of this code location and the Dask cluster that
 does parallel work."""
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -50,7 +51,8 @@ class HideboundResource(dg.ConfigurableResource):
         if self._problem or run is None or run.is_finished:
             return
         if context.log is not None:
-            context.log.info("hidebound config (redacted):\n" + self.shown())
+            shown = json.dumps(redacted(self.config), default=str)  # one line: the log is read
+            context.log.info(f"hidebound config (redacted): {shown}")
             for note in self.location.notes:
                 context.log.warning(note)
         if run.job_name not in READ_ONLY_JOBS:
