@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -327,3 +329,42 @@ def test_search_table_keeps_a_multi_line_error_on_its_row(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2  # header and one row
     assert "f1.png: one problem · f2.png: another" in lines[1]
+
+
+def test_search_table_fits_the_terminal(
+    capsys: pytest.CaptureFixture[str], tables: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    query = "SELECT asset_path, asset_valid, asset_error FROM data ORDER BY asset_path"
+    assert main(["search", query, "--group-by", "asset", "--tables", str(tables)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["asset_path", "asset_valid", "asset_error"]
+    assert max(map(len, lines)) <= 80
+    assert any(line.rstrip().endswith("…") for line in lines)  # long cells are cut, marked
+    assert all("\n" not in line for line in lines)
+
+
+def test_search_help_lists_the_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    text = capsys.readouterr().out
+    for column in ("filepath_relative", "asset_valid", "asset_error", "file_count", "frame"):
+        assert column in text
+
+
+def test_bash_completion_completes_commands_and_options() -> None:
+    script = subprocess.run(
+        [str(Path(sys.executable).with_name("hidebound-dagster")), "completion", "bash"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    probe = (
+        f"{script}\n"
+        "COMP_WORDS=(hidebound-dagster se); COMP_CWORD=1; _hidebound_dagster; "
+        'echo "${COMPREPLY[@]}"; '
+        "COMP_WORDS=(hidebound-dagster search --gr); COMP_CWORD=2; _hidebound_dagster; "
+        'echo "${COMPREPLY[@]}"'
+    )
+    done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["search", "--group-by"]
