@@ -1,5 +1,6 @@
 """Command line: `hidebound-dagster search` over the last update's tables,
-`hidebound-dagster config` to print the effective, redacted config, and
+`hidebound-dagster config` to print the effective, redacted config, `hidebound-dagster report`
+to open the last update's ingest report, and
 `hidebound-dagster completion bash` for shell completion."""
 
 from __future__ import annotations
@@ -103,6 +104,40 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_report(args: argparse.Namespace) -> int:
+    """Print where the last update's ingest report is, and open it in a browser."""
+    import webbrowser
+
+    from hidebound_dagster.core.config import ConfigError
+    from hidebound_dagster.core.layout import report_directory
+    from hidebound_dagster.location import load_location
+    from hidebound_dagster.report import PAGE
+
+    if not os.environ.get("DAGSTER_HOME"):
+        print(
+            "error: set DAGSTER_HOME (the instance whose update wrote the report)", file=sys.stderr
+        )
+        return 2
+    try:
+        config = load_location(args.config_file).require()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    import dagster as dg
+
+    from hidebound_dagster.asset_keys import Keys
+
+    storage = dg.DagsterInstance.get().storage_directory()
+    page = report_directory(storage, Keys.of(config.key_prefix).prefix) / PAGE
+    if not page.is_file():
+        print(f"error: no report at {page}; run update first", file=sys.stderr)
+        return 1
+    print(page)
+    if not args.no_open:
+        webbrowser.open(page.as_uri())
+    return 0
+
+
 def run_config(args: argparse.Namespace) -> int:
     import yaml
 
@@ -148,6 +183,10 @@ def parser() -> argparse.ArgumentParser:
     config = commands.add_parser("config", help="print the effective config, redacted")
     config.add_argument("--config-file", help="default: $HIDEBOUND_CONFIG_FILEPATH")
     config.set_defaults(run=run_config)
+    report = commands.add_parser("report", help="open the last update's ingest report")
+    report.add_argument("--no-open", action="store_true", help="only print where it is")
+    report.add_argument("--config-file", help="default: $HIDEBOUND_CONFIG_FILEPATH")
+    report.set_defaults(run=run_report)
     completion = commands.add_parser(
         "completion",
         help="print a shell completion script: "

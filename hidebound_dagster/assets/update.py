@@ -12,7 +12,10 @@ from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core import summary
 from hidebound_dagster.core.asset_table import build_asset_table, valid_files
 from hidebound_dagster.core.file_table import build_file_table
+from hidebound_dagster.core.layout import report_directory
+from hidebound_dagster.core.redaction import redacted
 from hidebound_dagster.core.staging import restore_interrupted
+from hidebound_dagster.report import write_report
 from hidebound_dagster.resources import DaskResource, HideboundResource
 
 UPDATE: dict[str, Any] = {
@@ -66,11 +69,38 @@ def scan(
     )
 
 
+def ingest_report(
+    context: dg.AssetExecutionContext,
+    hidebound: HideboundResource,
+    dask: DaskResource,
+    files: pd.DataFrame,
+    assets: pd.DataFrame,
+) -> dict[str, dg.MetadataValue]:
+    """Write the ingest report; its location as metadata. Never fails the run: a report that
+    cannot be written is a warning."""
+    config = hidebound.config
+    directory = report_directory(context.instance.storage_directory(), context.asset_key.path[:-1])
+    try:
+        with dask.mapper(config.dask) as mapper:
+            page = write_report(directory, files, assets, redacted(config), mapper)
+    except Exception as error:
+        context.log.warning(f"update: no ingest report: {type(error).__name__}: {error}")
+        return {}
+    context.log.info(f"update: ingest report: {page}")
+    return {
+        "report": dg.MetadataValue.path(str(page)),
+        "report_url": dg.MetadataValue.url(page.as_uri()),
+    }
+
+
 def validate(
-    context: dg.AssetExecutionContext, hidebound: HideboundResource, file_table: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    hidebound: HideboundResource,
+    dask: DaskResource,
+    file_table: pd.DataFrame,
 ) -> dg.Output[pd.DataFrame]:
     """One row per asset with its whole-asset verdict and an error naming each failing file and
-    rule."""
+    rule; and the ingest report."""
     table = build_asset_table(file_table, hidebound.config.specifications())
     counts = summary.asset_counts(table)
     context.log.info(f"update: asset table done: {counts}")
@@ -79,6 +109,7 @@ def validate(
         table,
         metadata={
             **counts,
+            **ingest_report(context, hidebound, dask, file_table, table),
             "invalid_assets": dg.MetadataValue.md(markdown.table(summary.invalid_assets(table))),
             "validity_tree": dg.MetadataValue.md(markdown.validity_tree(table)),
             "top_errors": dg.MetadataValue.md(

@@ -21,6 +21,7 @@ EXPORTS = ".exports"  # one record per exporter: which manifest it took
 LEASE = ".lease"  # the run that holds the staging directory
 DELETING = ".deleting"  # content on its way out (already cleared to go)
 TABLES = "tables"  # under the Dagster instance's storage directory
+REPORTS = "reports"  # likewise: one ingest report per key prefix
 TABLE_SUFFIX = ".parquet"
 
 
@@ -82,6 +83,11 @@ class Staging:
 def tables_directory(storage_directory: str | Path) -> Path:
     """Where the tables of a Dagster instance live, given its storage directory."""
     return Path(storage_directory) / TABLES
+
+
+def report_directory(storage_directory: str | Path, prefix: Sequence[str] = ()) -> Path:
+    """Where the ingest report of a location (by its key prefix) and its thumbnails live."""
+    return Path(storage_directory).joinpath(REPORTS, *prefix)
 
 
 def table_path(tables: Path, key: Sequence[str]) -> Path:

@@ -1,0 +1,51 @@
+"""Small PNG thumbnails of ingress images for the ingest report, cached by the content of their
+source: an unchanged frame is never decoded twice. A thumbnail that cannot be made is a note,
+never an error: the report shows a placeholder."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from hidebound_dagster.core.traits import DECODE_MAX_PIXELS, open_regular
+
+SIZE = (128, 128)  # the longest side fits in 128 pixels, aspect kept
+EXTENSIONS = frozenset({"png", "jpg", "jpeg", "tif", "tiff", "bmp", "gif", "webp"})
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """Where the thumbnail of one source is (its name in the cache directory), or why not."""
+
+    name: str | None
+    note: str | None = None
+
+
+def thumbnail(source: str, cache: str) -> Thumbnail:
+    """The thumbnail of `source` in directory `cache`, made unless one of the same content is
+    there; read without following links or blocking (as traits are)."""
+    try:
+        with open_regular(source) as handle:
+            data = handle.read()
+        name = hashlib.sha256(data).hexdigest()[:32] + ".png"
+        target = Path(cache) / name
+        if target.is_file():
+            return Thumbnail(name)
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > DECODE_MAX_PIXELS:
+                return Thumbnail(None, f"{image.width}x{image.height} pixels: too large")
+            image.thumbnail(SIZE)
+            shown = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+        partial = target.with_name(f".{name}.{os.getpid()}.tmp")
+        shown.save(partial, format="PNG")
+        partial.replace(target)
+        return Thumbnail(name)
+    except UnidentifiedImageError:
+        return Thumbnail(None, "no thumbnail: not an image Pillow can read")
+    except Exception as error:  # any unreadable image: a note, never a failure
+        return Thumbnail(None, f"no thumbnail: {type(error).__name__}: {error}".splitlines()[0])
