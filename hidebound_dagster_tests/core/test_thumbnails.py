@@ -1,0 +1,68 @@
+"""Thumbnails for the ingest report: scaled with their aspect kept, cached by content, and
+never a failure: links, FIFOs, broken and oversized images each get a note instead."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+from PIL import Image
+
+from hidebound_dagster.core.thumbnails import thumbnail
+
+
+def gradient(path: Path, size: tuple[int, int]) -> Path:
+    image = Image.new("RGB", size)
+    image.putdata(
+        [(x % 256, y % 256, (x * y) % 256) for y in range(size[1]) for x in range(size[0])]
+    )
+    image.save(path)
+    return path
+
+
+def test_a_thumbnail_keeps_the_aspect_and_is_cached_by_content(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    source = gradient(tmp_path / "a.png", (300, 200))
+    made = thumbnail(str(source), str(cache))
+    assert made.note is None and made.name is not None
+    with Image.open(cache / made.name) as small:
+        assert small.size == (128, 85)
+    first = (cache / made.name).stat().st_mtime_ns
+    twin = tmp_path / "b.png"
+    twin.write_bytes(source.read_bytes())
+    assert thumbnail(str(twin), str(cache)).name == made.name  # same bytes, same thumbnail
+    assert (cache / made.name).stat().st_mtime_ns == first  # not made again
+    assert sorted(os.listdir(cache)) == [made.name]  # no temporary file left
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_what_cannot_be_shown_gets_a_note(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    source = gradient(tmp_path / "a.png", (8, 8))
+    link = tmp_path / "link.png"
+    link.symlink_to(source)
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    huge = tmp_path / "huge.png"  # a header claiming 10000 x 10000 pixels, hardly any data
+    header = struct.pack(">IIBBBBB", 10000, 10000, 8, 2, 0, 0, 0)
+    huge.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\0"))
+        + png_chunk(b"IEND", b"")
+    )
+    for path in (link, fifo, broken, huge):
+        made = thumbnail(str(path), str(cache))
+        assert made.name is None and made.note and made.note.startswith(("no thumbnail", "10000"))
+    assert thumbnail(str(huge), str(cache)).note == "10000x10000 pixels: too large"
+    assert thumbnail(str(broken), str(cache)).note == "no thumbnail: not an image Pillow can read"
+    assert os.listdir(cache) == []
