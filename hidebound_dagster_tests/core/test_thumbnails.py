@@ -35,7 +35,7 @@ def test_a_thumbnail_keeps_the_aspect_and_is_cached_by_content(tmp_path: Path) -
     twin.write_bytes(source.read_bytes())
     assert thumbnail(str(twin), str(cache)).name == made.name  # same bytes, same thumbnail
     assert (cache / made.name).stat().st_mtime_ns == first  # not made again
-    assert sorted(os.listdir(cache)) == [made.name]  # no temporary file left
+    assert [p.name for p in cache.iterdir()] == [made.name]  # no temporary file left
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -65,4 +65,4 @@ def test_what_cannot_be_shown_gets_a_note(tmp_path: Path) -> None:
         assert made.name is None and made.note and made.note.startswith(("no thumbnail", "10000"))
     assert thumbnail(str(huge), str(cache)).note == "10000x10000 pixels: too large"
     assert thumbnail(str(broken), str(cache)).note == "no thumbnail: not an image Pillow can read"
-    assert os.listdir(cache) == []
+    assert not list(cache.iterdir())
