@@ -348,3 +348,46 @@ def test_a_worker_with_another_config_refuses_the_step(
     assert f"than the one this process loaded from {DEFAULT_CONFIG_FILE}" in done.stderr
     assert not project["staging"].exists()
     assert files_of(bundled_staging) == before
+
+
+def test_a_location_that_names_its_config_runs_on_workers_of_any_environment(
+    external: ExternalCluster, tmp_path: Path
+) -> None:
+    """A code location made with definitions_for(config_file) loads that config wherever it is
+    loaded, so its steps run on the workers with the run's config though their environment
+    names none."""
+    from hidebound_dagster_tests.projects import files_of, make_project, valid_example_files
+
+    assert "HIDEBOUND_CONFIG_FILEPATH" not in os.environ  # what the workers inherited
+    project = make_project(tmp_path / "project")
+    location = tmp_path / "studio.py"
+    location.write_text(
+        "from hidebound_dagster.definitions import definitions_for\n\n"
+        f"defs = definitions_for({str(project['config'])!r})\n"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    run_config = tmp_path / "run_config.yaml"
+    cluster = {"existing": {"address": external.address}}
+    run_config.write_text(yaml.safe_dump({"execution": {"config": {"cluster": cluster}}}))
+    env = {k: v for k, v in os.environ.items() if k != "HIDEBOUND_CONFIG_FILEPATH"}
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "job",
+            "execute",
+            "-f",
+            str(location),
+            "-j",
+            "workflow_on_dask",
+            "-c",
+            str(run_config),
+        ],
+        cwd=tmp_path,
+        env={**env, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert files_of(project["staging"] / "content") == valid_example_files()
