@@ -104,7 +104,9 @@ def report_data(
 
 def render(data: Mapping[str, Any]) -> str:
     """The page: the data as embedded JSON, read by the script below it."""
-    payload = json.dumps(data, default=str, separators=(",", ":")).replace("</", "<\\/")
+    payload = json.dumps(data, default=str, separators=(",", ":"))
+    # no '<' at all inside the data block: neither '</script>' nor '<!--' can end or hide it
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return TEMPLATE.replace("__DATA__", payload)
 
 

@@ -55,7 +55,7 @@ def test_the_bundled_example(tmp_path: Path) -> None:
 
 
 def test_no_value_breaks_out_of_the_page() -> None:
-    hostile = "</script><script>alert(1)</script>"
+    hostile = "</script><script>alert(1)</script> <!--<script>"
     assets = pd.DataFrame(
         {
             "asset_path": ["a"],
@@ -76,6 +76,7 @@ def test_no_value_breaks_out_of_the_page() -> None:
     page = render(report_data(files, assets, thumbnails, {"note": hostile}))
     assert hostile not in page
     assert page.count("</script>") == 2  # the data block's and the program's
+    assert page.count("<script") == 2 and "<!--" not in page
     data = embedded(page)
     assert data["assets"]["error"] == [hostile] and data["config"] == {"note": hostile}
     assert data["files"]["error"] == [hostile]  # a file of an invalid asset shows its error

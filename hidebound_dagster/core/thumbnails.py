@@ -40,7 +40,7 @@ def thumbnail(source: str, cache: str) -> Thumbnail:
             if image.width * image.height > DECODE_MAX_PIXELS:
                 return Thumbnail(None, f"{image.width}x{image.height} pixels: too large")
             image.thumbnail(SIZE)
-            shown = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+            shown = displayable(image)
         partial = target.with_name(f".{name}.{os.getpid()}.tmp")
         shown.save(partial, format="PNG")
         partial.replace(target)
@@ -49,3 +49,12 @@ def thumbnail(source: str, cache: str) -> Thumbnail:
         return Thumbnail(None, "no thumbnail: not an image Pillow can read")
     except Exception as error:  # any unreadable image: a note, never a failure
         return Thumbnail(None, f"no thumbnail: {type(error).__name__}: {error}".splitlines()[0])
+
+
+def displayable(image: Image.Image) -> Image.Image:
+    """8-bit RGB, or RGBA where the image has transparency; 16- and 32-bit greys scaled down to
+    8 bits rather than clipped white."""
+    if image.mode.startswith("I;16") or image.mode == "I":
+        return image.convert("I").point(lambda value: value / 256).convert("L").convert("RGB")
+    transparent = "A" in image.getbands() or "transparency" in image.info
+    return image.convert("RGBA" if transparent else "RGB")

@@ -66,3 +66,16 @@ def test_what_cannot_be_shown_gets_a_note(tmp_path: Path) -> None:
     assert thumbnail(str(huge), str(cache)).note == "10000x10000 pixels: too large"
     assert thumbnail(str(broken), str(cache)).note == "no thumbnail: not an image Pillow can read"
     assert not list(cache.iterdir())
+
+
+def test_sixteen_bit_greys_are_scaled_not_clipped(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    source = tmp_path / "deep.png"
+    image = Image.new("I;16", (4, 4))
+    image.putdata([30000] * 16)
+    image.save(source)
+    made = thumbnail(str(source), str(cache))
+    assert made.name is not None
+    with Image.open(cache / made.name) as small:
+        assert small.getpixel((0, 0)) == (30000 // 256,) * 3
