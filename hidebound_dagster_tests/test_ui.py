@@ -202,7 +202,8 @@ def test_workflow_from_the_ui(tmp_path: Path) -> None:
         expect(running_cat).to_have_count(1)
         expect(running_cat).to_be_visible()
         expect(running_cat).to_contain_text(
-            "p-cat001_s-raw001_d-Running-Cat_v001_f0002.png: Illegal descriptor field token"
+            "p-cat001_s-raw001_d-Running-Cat_v001_f0002.png: Names are lowercase: write "
+            "'running-cat', not 'Running-Cat'. Illegal descriptor field token"
         )
         expect(dialog.locator("tbody tr")).to_have_count(5)  # the 5 invalid example assets
         settled(page, dialog)

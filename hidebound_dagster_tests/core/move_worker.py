@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from hidebound_dagster.core import progress
 from hidebound_dagster.core.asset_table import build_asset_table, valid_files
 from hidebound_dagster.core.file_table import build_file_table
 from hidebound_dagster.core.layout import Staging
@@ -179,4 +180,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    progress.QUIET_SECONDS = 0  # every tenth is a kill point, however quick the stage
     sys.exit(main(sys.argv[1:]))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hidebound_dagster.core import progress as progress_module
 from hidebound_dagster.core.parallel import thread_mapper
 from hidebound_dagster.exporters.disk import DiskExporter
 from hidebound_dagster.exporters.errors import ExportError
@@ -68,7 +69,8 @@ def test_changed_target_file_is_rewritten(staging: Staging, tmp_path: Path):
     assert read_tree(tmp_path / "out") == staging.expected()
 
 
-def test_progress_is_logged_by_tenths_never_twice(tmp_path: Path, caplog):
+def test_progress_is_logged_by_tenths_never_twice(tmp_path: Path, caplog, monkeypatch):
+    monkeypatch.setattr(progress_module, "QUIET_SECONDS", 0)  # a quick export says its tenths too
     staging = build_staging(tmp_path / "staging", sequences=4, frames=9)
     log = logging.getLogger("test.progress")
     with caplog.at_level(logging.INFO, logger="test.progress"):

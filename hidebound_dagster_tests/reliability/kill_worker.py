@@ -49,6 +49,7 @@ from typing import Any
 
 import pandas as pd
 
+from hidebound_dagster.core import progress
 from hidebound_dagster.core.identity import sha256_file
 from hidebound_dagster.core.layout import Staging
 from hidebound_dagster.core.manifest import write_manifest
@@ -263,4 +264,5 @@ def serve() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] != ["--serve"]:
         sys.exit(__doc__)
+    progress.QUIET_SECONDS = 0  # every tenth is a kill point, however quick the stage
     serve()
