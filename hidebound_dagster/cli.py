@@ -31,15 +31,22 @@ example: hidebound-dagster search --group-by asset
   'SELECT asset_path, asset_error FROM data WHERE NOT asset_valid'"""
 
 
+def storage_directory() -> Path:
+    """The storage directory of the instance in $DAGSTER_HOME, read from its dagster.yaml
+    alone: opening the instance itself (its run and event storage) costs a second more. The
+    InstanceRef is Dagster's private API, read here only (pinned by test_cli)."""
+    from dagster._core.instance.ref import InstanceRef
+
+    return Path(InstanceRef.from_dir(os.environ["DAGSTER_HOME"]).local_artifact_storage.storage_dir)
+
+
 def default_tables_dir() -> Path | None:
     """Where the Parquet IO manager keeps tables for the instance in DAGSTER_HOME."""
     if not os.environ.get("DAGSTER_HOME"):
         return None
-    import dagster as dg
-
     from hidebound_dagster.core.layout import tables_directory
 
-    return tables_directory(dg.DagsterInstance.get().storage_directory())
+    return tables_directory(storage_directory())
 
 
 def fitted(table: pd.DataFrame, width: int) -> str:
@@ -123,12 +130,9 @@ def run_report(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    import dagster as dg
-
     from hidebound_dagster.asset_keys import Keys
 
-    storage = dg.DagsterInstance.get().storage_directory()
-    page = report_directory(storage, Keys.of(config.key_prefix).prefix) / PAGE
+    page = report_directory(storage_directory(), Keys.of(config.key_prefix).prefix) / PAGE
     if not page.is_file():
         print(f"error: no report at {page}; run update first", file=sys.stderr)
         return 1

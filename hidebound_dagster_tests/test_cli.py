@@ -368,3 +368,25 @@ def test_bash_completion_completes_commands_and_options() -> None:
     )
     done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == ["search", "--group-by"]
+
+
+@pytest.mark.parametrize("base_dir", [None, "elsewhere"])
+def test_storage_directory_is_the_instances(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, base_dir: str | None
+) -> None:
+    """The CLI reads the storage directory from dagster.yaml alone (a private Dagster API);
+    it must be the one the instance itself uses."""
+    import dagster as dg
+
+    from hidebound_dagster.cli import storage_directory
+
+    if base_dir:
+        (tmp_path / "dagster.yaml").write_text(
+            f"local_artifact_storage:\n  module: dagster._core.storage.root\n"
+            f"  class: LocalArtifactStorage\n  config:\n    base_dir: {tmp_path / base_dir}\n"
+        )
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        expected = Path(instance.storage_directory())
+    assert storage_directory() == expected
+    assert (base_dir or "storage") in str(expected)
