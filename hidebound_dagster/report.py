@@ -15,30 +15,43 @@ from typing import Any
 
 import pandas as pd
 
-from hidebound_dagster.core.parallel import Mapper, thread_mapper
-from hidebound_dagster.core.thumbnails import EXTENSIONS, Thumbnail, thumbnail
+from hidebound_dagster.core.parallel import Mapper, map_chunked, thread_mapper
+from hidebound_dagster.core.thumbnails import EXTENSIONS, Thumbnail, thumbnail_chunk
 
 PAGE = "index.html"
 THUMBNAILS = "thumbnails"
+IDENTITY = ["device", "inode", "size", "mtime_ns", "filepath"]
 
 
 def representatives(files: pd.DataFrame) -> pd.DataFrame:
-    """The first image file (by name) of each asset: the one its thumbnail shows."""
+    """The first image file (by name) of each asset, the one its thumbnail shows, with its
+    identity (what the thumbnail is cached under)."""
     images = files[
         files["asset_path"].notna()
         & files["extension"].fillna("").str.lower().isin(EXTENSIONS)
         & files["scan_error"].isna()
     ]
     first = images.sort_values(["asset_path", "filename"]).drop_duplicates("asset_path")
-    return first[["asset_path", "filepath"]]
+    identity = first[IDENTITY[0]].astype("string")
+    for column in IDENTITY[1:]:  # a missing part leaves no identity: the bytes are hashed
+        identity = identity + ":" + first[column].astype("string")
+    return pd.DataFrame(
+        {"asset_path": first["asset_path"], "filepath": first["filepath"], "identity": identity}
+    )
 
 
-def make_thumbnails(files: pd.DataFrame, directory: Path, mapper: Mapper) -> pd.DataFrame:
+def make_thumbnails(
+    files: pd.DataFrame, directory: Path, mapper: Mapper, chunks: int = 16
+) -> pd.DataFrame:
     """asset_path, thumbnail (path relative to the page, or None) and thumbnail_note."""
     cache = directory / THUMBNAILS
     cache.mkdir(parents=True, exist_ok=True)
     chosen = representatives(files)
-    made: list[Thumbnail] = mapper(partial(thumbnail, cache=str(cache)), list(chosen["filepath"]))
+    identities = chosen["identity"].astype(object).where(chosen["identity"].notna(), None)
+    items = list(zip(chosen["filepath"], identities, strict=True))
+    made: list[Thumbnail] = map_chunked(
+        mapper, partial(thumbnail_chunk, cache=str(cache)), items, chunks
+    )
     names = pd.Series([t.name for t in made], index=chosen.index, dtype=object)
     return pd.DataFrame(
         {
@@ -116,10 +129,11 @@ def write_report(
     assets: pd.DataFrame,
     config: Mapping[str, Any],
     mapper: Mapper | None = None,
+    chunks: int = 16,
 ) -> Path:
     """Write `<directory>/index.html` (and its thumbnails); the path of the page."""
     directory.mkdir(parents=True, exist_ok=True)
-    thumbnails = make_thumbnails(files, directory, mapper or thread_mapper(8))
+    thumbnails = make_thumbnails(files, directory, mapper or thread_mapper(8), chunks)
     page = directory / PAGE
     partial_page = directory / f".{PAGE}.tmp"
     partial_page.write_text(render(report_data(files, assets, thumbnails, config)), "utf-8")

@@ -82,7 +82,9 @@ def ingest_report(
     directory = report_directory(context.instance.storage_directory(), context.asset_key.path[:-1])
     try:
         with dask.mapper(config.dask) as mapper:
-            page = write_report(directory, files, assets, redacted(config), mapper)
+            page = write_report(
+                directory, files, assets, redacted(config), mapper, config.dask.num_partitions
+            )
     except Exception as error:
         context.log.warning(f"update: no ingest report: {type(error).__name__}: {error}")
         return {}

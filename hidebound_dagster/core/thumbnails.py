@@ -1,6 +1,7 @@
-"""Small PNG thumbnails of ingress images for the ingest report, cached by the content of their
-source: an unchanged frame is never decoded twice. A thumbnail that cannot be made is a note,
-never an error: the report shows a placeholder."""
+"""Small PNG thumbnails of ingress images for the ingest report, cached by the identity of their
+source (device, inode, size, mtime: a changed file is a new file), or else by a sha256 of its
+bytes: an unchanged frame is never read twice. A thumbnail that cannot be made is a note, never
+an error: the report shows a placeholder."""
 
 from __future__ import annotations
 
@@ -26,13 +27,16 @@ class Thumbnail:
     note: str | None = None
 
 
-def thumbnail(source: str, cache: str) -> Thumbnail:
-    """The thumbnail of `source` in directory `cache`, made unless one of the same content is
-    there; read without following links or blocking (as traits are)."""
+def thumbnail(source: str, cache: str, identity: str | None = None) -> Thumbnail:
+    """The thumbnail of `source` in directory `cache`, made unless it is there already; read
+    without following links or blocking (as traits are)."""
     try:
+        name = _name(identity.encode()) if identity is not None else None
+        if name is not None and (Path(cache) / name).is_file():
+            return Thumbnail(name)
         with open_regular(source) as handle:
             data = handle.read()
-        name = hashlib.sha256(data).hexdigest()[:32] + ".png"
+        name = name or _name(data)
         target = Path(cache) / name
         if target.is_file():
             return Thumbnail(name)
@@ -49,6 +53,15 @@ def thumbnail(source: str, cache: str) -> Thumbnail:
         return Thumbnail(None, "no thumbnail: not an image Pillow can read")
     except Exception as error:  # any unreadable image: a note, never a failure
         return Thumbnail(None, f"no thumbnail: {type(error).__name__}: {error}".splitlines()[0])
+
+
+def thumbnail_chunk(items: list[tuple[str, str | None]], cache: str) -> list[Thumbnail]:
+    """Thumbnails of (source, identity) pairs: one task per chunk, not per image."""
+    return [thumbnail(source, cache, identity) for source, identity in items]
+
+
+def _name(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:32] + ".png"
 
 
 def displayable(image: Image.Image) -> Image.Image:

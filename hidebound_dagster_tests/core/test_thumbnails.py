@@ -79,3 +79,15 @@ def test_sixteen_bit_greys_are_scaled_not_clipped(tmp_path: Path) -> None:
     assert made.name is not None
     with Image.open(cache / made.name) as small:
         assert small.getpixel((0, 0)) == (30000 // 256,) * 3
+
+
+def test_a_known_identity_is_not_read_again(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    source = gradient(tmp_path / "a.png", (20, 10))
+    made = thumbnail(str(source), str(cache), identity="1:2:3:4:a.png")
+    assert made.name is not None
+    source.unlink()  # were it read again, it would fail now
+    assert thumbnail(str(source), str(cache), identity="1:2:3:4:a.png") == made
+    other = thumbnail(str(source), str(cache), identity="1:2:3:5:a.png")  # it changed: read
+    assert other.name is None and other.note and "FileNotFoundError" in other.note
