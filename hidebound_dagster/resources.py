@@ -82,9 +82,9 @@ class HideboundResource(dg.ConfigurableResource):
         config = self.location.require()
         instance = context.instance
 
-        def run_is_over(run_id: str) -> bool:
+        def run_finished(run_id: str) -> bool | None:
             holder = instance.get_run_by_id(run_id) if instance else None
-            return holder is None or holder.is_finished
+            return None if holder is None else holder.is_finished
 
         try:
             hold(
@@ -92,7 +92,7 @@ class HideboundResource(dg.ConfigurableResource):
                 run.run_id,
                 run.job_name,
                 one_process=SPREAD_TAG not in run.tags,
-                run_is_over=run_is_over,
+                run_finished=run_finished,
                 timeout=config.staging_lock_timeout,
                 on_wait=context.log.info if context.log else lambda message: None,
             )

@@ -3,7 +3,8 @@ one whose steps may write staging and the tables between them. Other runs wait f
 then take the lease over; they give up, saying which run holds it, after a time limit.
 
 A lease is never released: it is over when its run has finished (the Dagster instance says so)
-or, for a run whose steps all run in one process, when that process is gone (it was killed)."""
+or, for a run whose steps all run in one process, when that process is gone (it was killed).
+A run of another instance on this host is waited for while its process lives."""
 
 from __future__ import annotations
 
@@ -50,11 +51,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def is_over(lease: Lease, run_is_over: Callable[[str], bool]) -> bool:
-    """The lease's run has finished, or its only process on this host is gone."""
-    if run_is_over(lease.run_id):
+def is_over(lease: Lease, run_finished: Callable[[str], bool | None]) -> bool:
+    """Whether the lease's run is over. `run_finished` answers from the Dagster instance: True,
+    False (still going) or None (a run this instance does not know). A run whose steps all ran
+    in one process on this host is also over when that process is gone (it was killed), and,
+    when the instance does not know the run, when that process is this one (it ran the run
+    before, on another instance). An unknown run whose steps ran elsewhere is taken as over:
+    nothing here can tell."""
+    finished = run_finished(lease.run_id)
+    if finished:
         return True
-    return lease.one_process and lease.host == socket.gethostname() and not _alive(lease.pid)
+    if lease.one_process and lease.host == socket.gethostname():
+        return not _alive(lease.pid) or (finished is None and lease.pid == os.getpid())
+    return finished is None
 
 
 def _read(handle) -> Lease | None:
@@ -78,7 +87,7 @@ def hold(
     run_id: str,
     job: str,
     one_process: bool,
-    run_is_over: Callable[[str], bool],
+    run_finished: Callable[[str], bool | None],
     timeout: float,
     on_wait: Callable[[str], None] = lambda message: None,
 ) -> None:
@@ -92,7 +101,7 @@ def hold(
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 holder = _read(handle)
-                if holder is None or holder.run_id == run_id or is_over(holder, run_is_over):
+                if holder is None or holder.run_id == run_id or is_over(holder, run_finished):
                     mine = Lease(
                         run_id, job, socket.gethostname(), os.getpid(), one_process, time.time()
                     )

@@ -172,3 +172,23 @@ def test_the_same_run_holds_again_and_a_spread_run_is_not_judged_by_its_pid(
     )
     with pytest.raises(StagingBusyError):  # its steps run elsewhere: a dead pid proves nothing
         hold(staging, "run-b", "workflow", False, lambda _: False, 0)
+
+
+def test_a_live_run_of_another_instance_is_waited_for(tmp_path: Path) -> None:
+    """A holder this instance does not know (another DAGSTER_HOME) whose one process is alive
+    on this host keeps the lease; once that process is this one, or gone, it is over."""
+    staging = Staging(tmp_path / "hidebound")
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        hold(staging, "run-a", "workflow", True, lambda _: None, 0)
+        lease = staging.lease.read_text()
+        staging.lease.write_text(lease.replace(f'"pid": {os.getpid()}', f'"pid": {alive.pid}'))
+        with pytest.raises(StagingBusyError, match="in use by run run-a"):
+            hold(staging, "run-b", "workflow", True, lambda _: None, 0)
+        staging.lease.write_text(lease)  # held by this very process: a run it ran before
+        hold(staging, "run-b", "workflow", True, lambda _: None, 0)
+    finally:
+        alive.kill()
+        alive.wait()
+    with pytest.raises(StagingBusyError):  # the instance says run-b still goes: it does
+        hold(staging, "run-c", "workflow", True, lambda _: False, 0)
