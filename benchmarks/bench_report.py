@@ -43,7 +43,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
-from bench_update import DEFAULT_WORKDIR, EXCLUDE, REPO, load_average, load_specs, timed
+from bench_update import (
+    DEFAULT_WORKDIR,
+    EXCLUDE,
+    REPO,
+    cached_ingress,
+    load_average,
+    load_specs,
+    timed,
+)
 
 SIDE = 256  # template images are SIDE x SIDE
 PROJECT = "proj0001"  # the template's project; copy c of the template is proj<c+1:04d>
@@ -135,13 +143,7 @@ def generate(ingress: Path, count: int) -> None:
 
 def ensure_ingress(workdir: Path, count: int) -> tuple[Path, bool, float]:
     """The cached ingress of `count` images: (path, generated now?, generation seconds)."""
-    ingress = workdir / f"report-images-{count}" / "ingress"
-    if ingress.is_dir():
-        return ingress, False, 0.0
-    ingress.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    generate(ingress, count)
-    return ingress, True, time.perf_counter() - start
+    return cached_ingress(workdir / f"report-images-{count}" / "ingress", generate, count)
 
 
 @contextmanager

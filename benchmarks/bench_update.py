@@ -108,15 +108,22 @@ def generate(ingress: Path, total: int) -> None:
     partial.rename(ingress)
 
 
-def ensure_ingress(workdir: Path, total: int) -> tuple[Path, bool, float]:
-    """The cached ingress for `total` files: (path, generated now?, generation seconds)."""
-    ingress = workdir / f"files-{total}" / "ingress"
+def cached_ingress(
+    ingress: Path, make: Callable[[Path, int], None], count: int
+) -> tuple[Path, bool, float]:
+    """`ingress`, made by `make(ingress, count)` unless it is there: (path, generated now?,
+    generation seconds)."""
     if ingress.is_dir():
         return ingress, False, 0.0
     ingress.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    generate(ingress, total)
+    make(ingress, count)
     return ingress, True, time.perf_counter() - start
+
+
+def ensure_ingress(workdir: Path, total: int) -> tuple[Path, bool, float]:
+    """The cached ingress for `total` files: (path, generated now?, generation seconds)."""
+    return cached_ingress(workdir / f"files-{total}" / "ingress", generate, total)
 
 
 # --- measurements ---------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+    from hidebound_dagster.core.config import HideboundConfig
+
 COLUMNS_HELP = """\
 `FROM data` is one row per file (--group-by file, the default): filepath_relative,
 filename, asset_path, asset_name, asset_type, specification, extension, size, mtime_ns,
@@ -38,6 +40,19 @@ def storage_directory() -> Path:
     from dagster._core.instance.ref import InstanceRef
 
     return Path(InstanceRef.from_dir(os.environ["DAGSTER_HOME"]).local_artifact_storage.storage_dir)
+
+
+def loaded_config(args: argparse.Namespace) -> HideboundConfig | None:
+    """The config the command names (or the environment does); None, with every problem
+    printed, when it is invalid."""
+    from hidebound_dagster.core.config import ConfigError
+    from hidebound_dagster.location import load_location
+
+    try:
+        return load_location(args.config_file).require()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return None
 
 
 def default_tables_dir() -> Path | None:
@@ -74,18 +89,14 @@ def fitted(table: pd.DataFrame, width: int) -> str:
 
 def run_search(args: argparse.Namespace) -> int:
     from hidebound_dagster.asset_keys import Keys
-    from hidebound_dagster.core.config import ConfigError
     from hidebound_dagster.core.search import SearchError, search_tables
-    from hidebound_dagster.location import load_location
 
     tables = args.tables or default_tables_dir()
     if tables is None:
         print("error: set DAGSTER_HOME or pass --tables DIR", file=sys.stderr)
         return 2
-    try:
-        config = load_location(args.config_file).require()
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    config = loaded_config(args)
+    if config is None:
         return 1
     try:
         prefix = Keys.of(config.key_prefix).prefix
@@ -115,9 +126,7 @@ def run_report(args: argparse.Namespace) -> int:
     """Print where the last update's ingest report is, and open it in a browser."""
     import webbrowser
 
-    from hidebound_dagster.core.config import ConfigError
     from hidebound_dagster.core.layout import report_directory
-    from hidebound_dagster.location import load_location
     from hidebound_dagster.report import PAGE
 
     if not os.environ.get("DAGSTER_HOME"):
@@ -125,10 +134,8 @@ def run_report(args: argparse.Namespace) -> int:
             "error: set DAGSTER_HOME (the instance whose update wrote the report)", file=sys.stderr
         )
         return 2
-    try:
-        config = load_location(args.config_file).require()
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    config = loaded_config(args)
+    if config is None:
         return 1
     from hidebound_dagster.asset_keys import Keys
 
@@ -145,14 +152,10 @@ def run_report(args: argparse.Namespace) -> int:
 def run_config(args: argparse.Namespace) -> int:
     import yaml
 
-    from hidebound_dagster.core.config import ConfigError
     from hidebound_dagster.core.redaction import redacted
-    from hidebound_dagster.location import load_location
 
-    try:
-        config = load_location(args.config_file).require()
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    config = loaded_config(args)
+    if config is None:
         return 1
     print(yaml.safe_dump(redacted(config), sort_keys=False), end="")
     return 0
