@@ -17,7 +17,7 @@ from pandera.typing import Series
 
 from hidebound_dagster.core import validators  # noqa: F401  (registers the custom checks)
 from hidebound_dagster.core.rule_details import explain
-from hidebound_dagster.core.validators import RULES_BY_ERROR
+from hidebound_dagster.core.validators import column_list
 
 #: Class attributes that describe a specification rather than declare a column.
 SPEC_ATTRIBUTES = frozenset({"asset_type", "filename_fields", "asset_name_fields", "file_traits"})
@@ -144,21 +144,25 @@ def validation_failures(spec: type[Specification], rows: pd.DataFrame) -> pd.Dat
     try:
         spec.validate(rows[columns], lazy=True)
     except pa.errors.SchemaErrors as failure:
-        return with_rule_details(describe_failures(failure.failure_cases), rows)
+        return with_rule_details(describe_failures(failure.failure_cases), rows, spec)
     return pd.DataFrame(columns=FAILURE_COLUMNS)
 
 
-def with_rule_details(failures: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """Asset-rule failures extended with what broke the rule in each asset (rule_details)."""
-    for error, (rule, columns, options) in RULES_BY_ERROR.items():
-        message = RULE_FAILED + error
+def with_rule_details(
+    failures: pd.DataFrame, rows: pd.DataFrame, spec: type[Specification]
+) -> pd.DataFrame:
+    """Asset-rule failures extended with what broke the rule in each asset (rule_details); the
+    rule, its columns and options are read from the specification's own checks."""
+    for check in spec.to_schema().checks:
+        message = RULE_FAILED + str(check.error)
         failing = failures["message"] == message
+        options = dict(check.statistics or {})
+        columns = column_list(options.pop("column", []))
         if not failing.any() or not set(columns) <= set(rows.columns):
             continue
-        assets = rows.loc[failures.loc[failing, "row"].dropna(), "asset_path"].unique()
-        broken = rows[rows["asset_path"].isin(assets)]
-        details = explain(rule, broken, columns, **options)
-        asset_of = rows["asset_path"].reindex(failures.loc[failing, "row"]).to_numpy()
+        asset_of = rows["asset_path"].reindex(failures.loc[failing, "row"])
+        broken = rows[rows["asset_path"].isin(asset_of.dropna())]
+        details = explain(str(check.name), broken, columns, **options)
         detail = pd.Series(
             details.reindex(asset_of).fillna("").to_numpy(), index=failing.index[failing]
         )

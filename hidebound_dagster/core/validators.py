@@ -165,26 +165,21 @@ ASSET_RULE_ERRORS: dict[str, str] = {
 def asset_rule(rule: AssetRule, column: str | Sequence[str], **kwargs: Any) -> pa.Check:
     """A DataFrame-level pandera check applying ``rule`` to ``column`` (or to each of several
     columns), grouped by the ``asset_path`` column; failing assets fail on every row."""
-    columns = _column_list(column)
+    columns = column_list(column)
     error = asset_rule_error(rule, columns, **kwargs)
 
     def check(frame: pd.DataFrame) -> pd.Series:
         return apply_asset_rule(frame, rule, columns, **kwargs)
 
-    return pa.Check(check, name=rule.__name__, error=error, ignore_na=False)
-
-
-#: The asset rule behind each error sentence made so far: (rule name, columns, options).
-RULES_BY_ERROR: dict[str, tuple[str, list[str], dict[str, Any]]] = {}
+    # statistics, as a registered check carries them: what rule_details reads back
+    statistics = {"column": columns, **kwargs}
+    return pa.Check(check, name=rule.__name__, error=error, ignore_na=False, statistics=statistics)
 
 
 def asset_rule_error(rule: AssetRule, column: str | Sequence[str], **kwargs: Any) -> str:
     """The sentence a failing asset rule shows, e.g. ``frame values are contiguous ...``."""
     template = ASSET_RULE_ERRORS.get(rule.__name__, "{column} values pass {rule} within each asset")
-    columns = _column_list(column)
-    error = template.format(column=", ".join(columns), rule=rule.__name__, **kwargs)
-    RULES_BY_ERROR[error] = (rule.__name__, columns, kwargs)
-    return error
+    return template.format(column=", ".join(column_list(column)), rule=rule.__name__, **kwargs)
 
 
 def apply_asset_rule(
@@ -195,7 +190,7 @@ def apply_asset_rule(
     if ASSET_COLUMN not in frame.columns:
         raise KeyError(f"asset rules need a {ASSET_COLUMN!r} column to group rows by asset")
     verdict = pd.Series(True, index=frame.index)
-    for name in _column_list(column):  # a loop over columns, never over rows
+    for name in column_list(column):  # a loop over columns, never over rows
         verdict &= rule(frame[name], frame[ASSET_COLUMN], **kwargs)
     return verdict
 
@@ -494,7 +489,7 @@ def _restore(positional: pd.Series, like: pd.Series) -> pd.Series:
     return pd.Series(positional.to_numpy(dtype=bool), index=like.index, name=like.name)
 
 
-def _column_list(column: str | Sequence[str]) -> list[str]:
+def column_list(column: str | Sequence[str]) -> list[str]:
     """One column name or several, as a list."""
     return [column] if isinstance(column, str) else list(column)
 
