@@ -3,13 +3,17 @@ own, the code location built from that config, and helpers to read what a run le
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
 
 from hidebound_dagster.definitions import build_defs
-from hidebound_dagster.location import load_location
+from hidebound_dagster.location import CONFIG_FILE_VARIABLE, load_location
 from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS, EXAMPLE_SPECS
 
 VALID_ASSETS = [
@@ -63,6 +67,46 @@ def make_project(root: Path, write_mode: str = "copy", extra: str = "") -> dict[
         "config": config,
         "exported": root / "exported",
     }
+
+
+DAGSTER = Path(sys.executable).with_name("dagster")
+BUNDLED_LOCATION = ("-m", "hidebound_dagster.definitions")
+
+
+def job_execute_command(
+    job: str, *options: str, location: Sequence[str] = BUNDLED_LOCATION
+) -> list[str]:
+    """`dagster job execute` of one job of a code location, as a user types it."""
+    return [str(DAGSTER), "job", "execute", *location, "-j", job, *options]
+
+
+def job_env(home: Path, config: Path | None) -> dict[str, str]:
+    """A user's environment for a run: its own DAGSTER_HOME and HIDEBOUND_CONFIG_FILEPATH
+    (unset when `config` is None)."""
+    env = {key: value for key, value in os.environ.items() if key != CONFIG_FILE_VARIABLE}
+    env["DAGSTER_HOME"] = str(home)
+    if config is not None:
+        env[CONFIG_FILE_VARIABLE] = str(config)
+    return env
+
+
+def job_execute(
+    job: str,
+    home: Path,
+    config: Path | None,
+    *options: str,
+    cwd: Path,
+    location: Sequence[str] = BUNDLED_LOCATION,
+) -> subprocess.CompletedProcess[str]:
+    """Run `dagster job execute` to its end, output captured."""
+    return subprocess.run(
+        job_execute_command(job, *options, location=location),
+        cwd=cwd,
+        env=job_env(home, config),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def defs_for(project: dict[str, Path]) -> dg.Definitions:

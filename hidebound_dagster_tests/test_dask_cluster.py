@@ -310,7 +310,7 @@ def test_a_worker_with_another_config_refuses_the_step(
     config fails, saying so, and no staging directory is touched: neither the run's nor the
     one the worker's config names."""
     from hidebound_dagster.location import DEFAULT_CONFIG_FILE
-    from hidebound_dagster_tests.projects import files_of, make_project
+    from hidebound_dagster_tests.projects import files_of, job_execute, make_project
 
     assert "HIDEBOUND_CONFIG_FILEPATH" not in os.environ  # what the workers inherited
     bundled_staging = DEFAULT_CONFIG_FILE.parent / "examples" / "hidebound"
@@ -321,27 +321,8 @@ def test_a_worker_with_another_config_refuses_the_step(
     run_config = tmp_path / "run_config.yaml"
     cluster = {"existing": {"address": external.address}}
     run_config.write_text(yaml.safe_dump({"execution": {"config": {"cluster": cluster}}}))
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("dagster")),
-            "job",
-            "execute",
-            "-m",
-            "hidebound_dagster.definitions",
-            "-j",
-            "workflow_on_dask",
-            "-c",
-            str(run_config),
-        ],
-        cwd=tmp_path,
-        env={
-            **os.environ,
-            "DAGSTER_HOME": str(home),
-            "HIDEBOUND_CONFIG_FILEPATH": str(project["config"]),
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
+    done = job_execute(
+        "workflow_on_dask", home, project["config"], "-c", str(run_config), cwd=tmp_path
     )
     assert done.returncode != 0
     assert "This run was launched with another config (digest " in done.stderr, done.stderr[-3000:]
@@ -356,7 +337,12 @@ def test_a_location_that_names_its_config_runs_on_workers_of_any_environment(
     """A code location made with definitions_for(config_file) loads that config wherever it is
     loaded, so its steps run on the workers with the run's config though their environment
     names none."""
-    from hidebound_dagster_tests.projects import files_of, make_project, valid_example_files
+    from hidebound_dagster_tests.projects import (
+        files_of,
+        job_execute,
+        make_project,
+        valid_example_files,
+    )
 
     assert "HIDEBOUND_CONFIG_FILEPATH" not in os.environ  # what the workers inherited
     project = make_project(tmp_path / "project")
@@ -370,24 +356,14 @@ def test_a_location_that_names_its_config_runs_on_workers_of_any_environment(
     run_config = tmp_path / "run_config.yaml"
     cluster = {"existing": {"address": external.address}}
     run_config.write_text(yaml.safe_dump({"execution": {"config": {"cluster": cluster}}}))
-    env = {k: v for k, v in os.environ.items() if k != "HIDEBOUND_CONFIG_FILEPATH"}
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("dagster")),
-            "job",
-            "execute",
-            "-f",
-            str(location),
-            "-j",
-            "workflow_on_dask",
-            "-c",
-            str(run_config),
-        ],
+    done = job_execute(
+        "workflow_on_dask",
+        home,
+        None,  # the run's process, like the workers, names no config
+        "-c",
+        str(run_config),
         cwd=tmp_path,
-        env={**env, "DAGSTER_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=300,
+        location=("-f", str(location)),
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert files_of(project["staging"] / "content") == valid_example_files()

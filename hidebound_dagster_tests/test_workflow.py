@@ -4,10 +4,7 @@ leaves, a second run, the search job, zero valid assets, move mode, and `dagster
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from hidebound_dagster_tests.projects import (
     VALID_ASSETS,
     defs_for,
     files_of,
+    job_execute,
     make_project,
     step_failures,
     valid_example_files,
@@ -291,20 +289,7 @@ def test_dagster_job_execute_runs_the_workflow(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project")
     home = tmp_path / "dagster_home"
     home.mkdir()
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "HIDEBOUND_CONFIG_FILEPATH": str(project["config"]),
-    }
-    dagster = Path(sys.executable).with_name("dagster")
-    completed = subprocess.run(
-        [str(dagster), "job", "execute", "-m", "hidebound_dagster.definitions", "-j", "workflow"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    completed = job_execute("workflow", home, project["config"], cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stderr.count("hidebound config (redacted)") == 1  # logged once per run
     assert files_of(project["staging"] / "content") == valid_example_files()
@@ -324,29 +309,8 @@ def test_workflow_on_the_dask_executor_runs_each_step_on_a_dask_cluster(tmp_path
         "execution:\n  config:\n    cluster:\n      local:\n        n_workers: 1\n"
         "        threads_per_worker: 1\n        dashboard_address: null\n"
     )
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "HIDEBOUND_CONFIG_FILEPATH": str(project["config"]),
-    }
-    dagster = Path(sys.executable).with_name("dagster")
-    completed = subprocess.run(
-        [
-            str(dagster),
-            "job",
-            "execute",
-            "-m",
-            "hidebound_dagster.definitions",
-            "-j",
-            "workflow_on_dask",
-            "-c",
-            str(run_config),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    completed = job_execute(
+        "workflow_on_dask", home, project["config"], "-c", str(run_config), cwd=tmp_path
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "RUN_SUCCESS" in completed.stderr

@@ -21,20 +21,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pandas as pd
 import pytest
-from botocore.config import Config
 from PIL import Image
 
 from hidebound_dagster.core import staging as staging_module
-from hidebound_dagster.core.config import S3ExporterConfig
 from hidebound_dagster.core.layout import Staging
 from hidebound_dagster.core.manifest import verify_staging, write_manifest
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.staging import StagingError, move_file, stage_content, stageable
-from hidebound_dagster.exporter_resources import S3ExporterResource
 from hidebound_dagster.exporters import disk as disk_module
 from hidebound_dagster.exporters.disk import DiskExporter, copy_atomically
 from hidebound_dagster.exporters.errors import ExportError
@@ -43,6 +39,8 @@ from hidebound_dagster.exporters.s3 import S3Exporter
 from hidebound_dagster_tests.core.move_worker import SPECS, update
 from hidebound_dagster_tests.exporters.staging_fixture import Staging as BuiltStaging
 from hidebound_dagster_tests.exporters.staging_fixture import build_staging, read_tree
+from hidebound_dagster_tests.exporters.test_s3 import as_keys, exporter, read_bucket
+from hidebound_dagster_tests.exporters.test_s3 import client as s3_client
 from hidebound_dagster_tests.images import write_png
 from hidebound_dagster_tests.services import GirderServer, S3Server
 
@@ -189,45 +187,11 @@ def test_create_in_move_mode_stops_on_a_copy_that_does_not_verify(
 # 2. S3: an object replaced out of band by other bytes of the same size ----------------------
 
 
-def s3_client(server: S3Server) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        config=Config(s3={"addressing_style": "path"}),
-    )
-
-
 def s3_exporter(server: S3Server, bucket: str, client: Any = None) -> S3Exporter:
     """The exporter of a run (one attempt per request), or one over a given client."""
     if client is not None:
         return S3Exporter(bucket, "us-east-1", lambda: client, server.endpoint_url)
-    entry = S3ExporterConfig.model_validate(
-        {
-            "name": "s3",
-            "bucket": bucket,
-            "endpoint_url": server.endpoint_url,
-            "access_key": server.access_key,
-            "secret_key": server.secret_key,
-        }
-    )
-    made = S3ExporterResource(max_attempts=1).exporter(entry)
-    assert isinstance(made, S3Exporter)
-    return made
-
-
-def read_bucket(server: S3Server, bucket: str) -> dict[str, bytes]:
-    """key -> bytes of every object, read back through the S3 API."""
-    client = s3_client(server)
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
-    return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
-
-
-def as_keys(expected: dict[str, bytes]) -> dict[str, bytes]:
-    return {f"hidebound/{relative}": data for relative, data in expected.items()}
+    return exporter(server, bucket, max_attempts=1)
 
 
 @pytest.mark.parametrize("metadata", ["dropped", "kept"])

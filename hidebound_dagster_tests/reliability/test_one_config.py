@@ -20,14 +20,15 @@ from hidebound_dagster.definitions import build_defs
 from hidebound_dagster.location import CONFIG_TAG, load_location
 from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS, REPO
 from hidebound_dagster_tests.projects import (
+    DAGSTER,
     defs_for,
     files_of,
+    job_execute,
     make_project,
     step_failures,
     valid_example_files,
 )
 
-DAGSTER = Path(sys.executable).with_name("dagster")
 DG = Path(sys.executable).with_name("dg")
 SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "bundled_definitions.json"
 
@@ -239,18 +240,7 @@ def test_a_bad_config_through_dagster_job_execute_lists_its_problems_once(
     )
     home = tmp_path / "home"
     home.mkdir()
-    done = subprocess.run(
-        [str(DAGSTER), "job", "execute", "-m", "hidebound_dagster.definitions", "-j", "workflow"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            **os.environ,
-            "DAGSTER_HOME": str(home),
-            "HIDEBOUND_CONFIG_FILEPATH": str(project["config"]),
-        },
-    )
+    done = job_execute("workflow", home, project["config"], cwd=tmp_path)
     assert done.returncode != 0
     listing = (
         "Invalid hidebound config (2 problems):\n"

@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -18,21 +17,21 @@ import pytest
 
 from hidebound_dagster.core.layout import Staging
 from hidebound_dagster.core.staging_lease import Lease, StagingBusyError, hold
-from hidebound_dagster_tests.projects import files_of, make_project, valid_example_files
-
-DAGSTER = Path(sys.executable).with_name("dagster")
+from hidebound_dagster_tests.projects import (
+    files_of,
+    job_env,
+    job_execute_command,
+    make_project,
+    valid_example_files,
+)
 
 
 def launch(project: dict[str, Path], home: Path) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "HIDEBOUND_CONFIG_FILEPATH": str(project["config"]),
-    }
+    """A workflow started, not waited for (two run at once)."""
     return subprocess.Popen(
-        [str(DAGSTER), "job", "execute", "-m", "hidebound_dagster.definitions", "-j", "workflow"],
+        job_execute_command("workflow"),
         cwd=project["root"],
-        env=env,
+        env=job_env(home, project["config"]),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
