@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, unquote_plus, urlsplit
@@ -27,18 +27,16 @@ SECRET_NAMES = re.compile(
 WEBHOOK_SECRETS = re.compile(r"^webhooks/\d+/(headers|json|data|params)/")
 
 
-def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any, bool]]:
-    """(path, plain value, was a SecretStr) of every leaf of dumped config data."""
+def _walk(value: Any, leaf: Callable[[str, Any, bool], Any], path: str = "") -> Any:
+    """Dumped config data with every leaf replaced by leaf(path, plain value, was a SecretStr),
+    e.g. leaf("exporters/0/secret_key", "...", True)."""
     if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _leaves(item, f"{path}/{key}".lstrip("/"))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _leaves(item, f"{path}/{index}")
-    elif isinstance(value, SecretStr):
-        yield path, value.get_secret_value(), True
-    else:
-        yield path, value, False
+        return {k: _walk(v, leaf, f"{path}/{k}".lstrip("/")) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(item, leaf, f"{path}/{index}") for index, item in enumerate(value)]
+    if isinstance(value, SecretStr):
+        return leaf(path, value.get_secret_value(), True)
+    return leaf(path, value, False)
 
 
 def _is_secret(path: str, was_secret: bool) -> bool:
@@ -48,22 +46,13 @@ def _is_secret(path: str, was_secret: bool) -> bool:
     )
 
 
-def _rebuild(value: Any, path: str, leaf: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _rebuild(v, f"{path}/{k}".lstrip("/"), leaf) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rebuild(item, f"{path}/{index}", leaf) for index, item in enumerate(value)]
-    return leaf(path, value)
-
-
 def redacted(config: HideboundConfig) -> dict[str, Any]:
     """The config as plain data for display: every secret (and every key matching
     redact_regex) replaced by REDACTED or a stable sha256 hash, and passwords and query values
     inside URLs replaced; None stays None."""
     pattern = re.compile(config.redact_regex)
 
-    def shown(path: str, value: Any) -> Any:
-        [(_, plain, was_secret)] = _leaves(value, path)
+    def shown(path: str, plain: Any, was_secret: bool) -> Any:
         if plain is None:
             return None
         if _is_secret(path, was_secret) or pattern.search(path):
@@ -74,7 +63,7 @@ def redacted(config: HideboundConfig) -> dict[str, Any]:
             return str(plain)
         return url_without_secrets(plain) if isinstance(plain, str) else plain
 
-    return _rebuild(config.model_dump(by_alias=True), "", shown)
+    return _walk(config.model_dump(by_alias=True), shown)
 
 
 def url_without_secrets(text: str) -> str:
@@ -106,13 +95,16 @@ def secret_values(config: HideboundConfig, extra: Iterable[str | None] = ()) -> 
     """Every secret value the config holds (and `extra` ones, such as exporter keys given by
     environment variables): what must never appear in a log line, message or file we write."""
     found: set[str] = {value for value in extra if value}
-    for path, plain, was_secret in _leaves(config.model_dump(by_alias=True)):
+
+    def collect(path: str, plain: Any, was_secret: bool) -> None:
         if plain is None or isinstance(plain, bool):
-            continue
+            return
         text = str(plain)
         if _is_secret(path, was_secret):
             found.add(text)
-        found |= url_secrets(text)
+        found.update(url_secrets(text))
+
+    _walk(config.model_dump(by_alias=True), collect)
     return frozenset(value for value in found if len(value) >= MIN_SECRET_LENGTH)
 
 
