@@ -6,9 +6,13 @@ Run `python examples/make_ingress.py` to recreate examples/ingress (it is commit
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PIL import Image
+
+from hidebound_dagster_tests.media import truncate, write_image, write_multipart_exr, write_video
 
 ROOT = Path(__file__).resolve().parent / "ingress"
 
@@ -35,6 +39,36 @@ def tiles(directory: str, maps: list[str], coordinates: list[tuple[int, int]]) -
             png(f"{directory}/{name}/{asset}_c{x:04d}-{y:04d}.png", size=(4, 4))
 
 
+def frames(spec: str, descriptor: str, numbers: list[int], write: Callable[[Path], Path]) -> None:
+    """Numbered frames of one VFX sequence asset, each written by `write`."""
+    asset = f"p-cat001_s-{spec}_d-{descriptor}_v001"
+    extension = {"scn001": "dpx"}.get(spec, "exr")
+    for number in numbers:
+        write(ROOT / f"cat001/{spec}/{asset}/{asset}_f{number:04d}.{extension}")
+
+
+def vfx() -> None:
+    """The VFX examples: valid plates, renders, scans, textures and reviews, and broken ones
+    (a truncated frame, a wrong pixel type, a missing AOV, an odd frame rate)."""
+    plate = partial(write_image, attributes={"compression": "zip"})
+    frames("plt001", "bg", [1001, 1002, 1003], plate)
+    frames("rnd001", "beauty", [1001, 1002], write_multipart_exr)
+    dpx = partial(write_image, channels="RGB", pixel_type="uint16")
+    frames("scn001", "neg", [1001, 1002], partial(dpx, attributes={"oiio:BitsPerSample": 10}))
+    rock = "cat001/txr001/p-cat001_s-txr001_d-rock_v001"
+    for x, y in [(0, 0), (1, 0), (0, 1), (1, 1)]:
+        tile = ROOT / f"{rock}/p-cat001_s-txr001_d-rock_v001_c{x:04d}-{y:04d}.tif"
+        write_image(tile, (64, 64), "RGB", "uint8", tile=32)
+    write_video(ROOT / "cat001/rev001/p-cat001_s-rev001_d-edit_v001.mov", timecode="01:00:00:00")
+    write_video(ROOT / "cat001/rev001/p-cat001_s-rev001_d-dailies_v001.mp4", fps=25, audio=True)
+    # broken
+    frames("plt001", "truncated", [1001, 1002], partial(plate, size=(64, 32)))
+    truncate(next((ROOT / "cat001/plt001/p-cat001_s-plt001_d-truncated_v001").glob("*1002.exr")))
+    frames("plt001", "float", [1001, 1002], partial(plate, pixel_type="float"))
+    frames("rnd001", "no-specular", [1001], partial(write_multipart_exr, aovs=["diffuse"]))
+    write_video(ROOT / "cat001/rev001/p-cat001_s-rev001_d-odd-rate_v001.mov", fps=12)
+
+
 def main() -> None:
     shutil.rmtree(ROOT, ignore_errors=True)
     seqs = "cat001/raw001"
@@ -56,6 +90,7 @@ def main() -> None:
     # no asset: no specification, an unknown specification
     (ROOT / "cat001/notes.txt").write_text("shot notes\n")
     (ROOT / "cat001/p-cat001_s-vid009_d-clip_v001.mov").write_bytes(b"\0" * 16)
+    vfx()
 
 
 if __name__ == "__main__":

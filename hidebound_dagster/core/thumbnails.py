@@ -13,7 +13,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from hidebound_dagster.core.traits import DECODE_MAX_PIXELS, open_regular
+from hidebound_dagster.core.headers import open_regular
+from hidebound_dagster.core.pillow_headers import DECODE_MAX_PIXELS
 
 SIZE = (128, 128)  # the longest side fits in 128 pixels, aspect kept
 EXTENSIONS = frozenset({"png", "jpg", "jpeg", "tif", "tiff", "bmp", "gif", "webp"})

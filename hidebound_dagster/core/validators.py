@@ -101,6 +101,48 @@ def is_in(series: pd.Series, values: Collection[Any]) -> pd.Series:
 
 
 # --------------------------------------------------------------------------------------------
+# media checks: the words of image and video specifications
+# --------------------------------------------------------------------------------------------
+
+LAYOUTS = ("scanline", "tiled")
+FPS_TOLERANCE = 0.0015  # traits round rates to 3 decimals: 24000/1001 reads 23.976
+
+
+def has_channels(series: pd.Series, values: Collection[str]) -> pd.Series:
+    """Each element (comma-joined channel names, as `image_channel_names` gives them) holds
+    every one of ``values``."""
+    text = series.where(series.map(lambda cell: isinstance(cell, str)))  # else no channels
+    listed = ("," + text.astype("string") + ",").fillna("")
+    held = pd.Series(True, index=series.index)
+    for name in values:
+        held &= listed.str.contains(f",{name},", regex=False)
+    return held
+
+
+def pixel_type_in(series: pd.Series, values: Collection[str]) -> pd.Series:
+    """Each pixel type (`image_pixel_type`) is one of ``values``: uint8, uint16, half, float."""
+    return is_in(series, values)
+
+
+def codec_in(series: pd.Series, values: Collection[str]) -> pd.Series:
+    """Each codec (`video_codec`) is one of ``values``: h264, prores, dnxhd..."""
+    return is_in(series, values)
+
+
+def fps_in(series: pd.Series, values: Collection[float]) -> pd.Series:
+    """Each frame rate is one of ``values`` (within FPS_TOLERANCE, so 23.976 matches)."""
+    rates = _as_numbers(series).to_numpy(dtype=float, na_value=np.nan)[:, None]
+    wanted = np.asarray(list(values), dtype=float)[None, :]
+    return pd.Series((np.abs(rates - wanted) <= FPS_TOLERANCE).any(axis=1), index=series.index)
+
+
+def is_scanline_or_tiled(series: pd.Series, value: str) -> pd.Series:
+    """Each layout (`image_layout`) is ``value``, 'scanline' or 'tiled' (any other value fails
+    every file, and the error says which values there are)."""
+    return (series == value) & (value in LAYOUTS)
+
+
+# --------------------------------------------------------------------------------------------
 # asset-level rules
 # --------------------------------------------------------------------------------------------
 
@@ -218,6 +260,10 @@ VALUE_CHECK_ERRORS: dict[str, str] = {
     "is_lte": "is at most {value!r}",
     "is_gte": "is at least {value!r}",
     "is_in": "is one of {values!r}",
+    "has_channels": "has channels {values!r}",
+    "pixel_type_in": "has a pixel type in {values!r}",
+    "codec_in": "has a codec in {values!r}",
+    "fps_in": "has a frame rate in {values!r}",
 }
 
 _OWNED = "_hidebound_check"
@@ -230,7 +276,11 @@ def register_checks() -> None:
         _register(_flag_check(flag_rule), ["flag"], pd.Series, _fixed_error(flag_rule.__name__))
     for value_rule in [is_eq, is_lt, is_gt, is_lte, is_gte]:
         _register(_value_check(value_rule), ["value"], pd.Series, _value_error(value_rule.__name__))
-    _register(_values_check(is_in), ["values"], pd.Series, _value_error("is_in"))
+    for values_rule in [is_in, has_channels, pixel_type_in, codec_in, fps_in]:
+        _register(
+            _values_check(values_rule), ["values"], pd.Series, _value_error(values_rule.__name__)
+        )
+    _register(_value_check(is_scanline_or_tiled), ["value"], pd.Series, _layout_error)
     for table_rule in [
         is_homogeneous,
         is_contiguous,
@@ -335,6 +385,13 @@ def _fixed_error(name: str) -> Callable[[dict[str, Any]], str]:
 def _value_error(name: str) -> Callable[[dict[str, Any]], str]:
     """Error text for a comparison check, naming the value compared with."""
     return lambda stats: VALUE_CHECK_ERRORS[name].format(**stats)
+
+
+def _layout_error(stats: dict[str, Any]) -> str:
+    """Error text for is_scanline_or_tiled, naming the layouts when the spec names another."""
+    if stats["value"] in LAYOUTS:
+        return f"is {stats['value']!r}"
+    return f"is {stats['value']!r}, but is_scanline_or_tiled takes one of {list(LAYOUTS)}"
 
 
 def _table_error(rule: AssetRule) -> Callable[[dict[str, Any]], str]:

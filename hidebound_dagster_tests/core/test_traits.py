@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hidebound_dagster.core import traits
+from hidebound_dagster.core import pillow_headers, traits
 from hidebound_dagster.core.traits import (
     ImageHeader,
     TraitError,
@@ -31,24 +31,49 @@ def fresh_cache() -> Iterator[None]:
 
 
 @pytest.mark.parametrize(
-    ("mode", "transparency", "channels"),
+    ("mode", "transparency", "channels", "names", "pixel_type", "bits"),
     [
-        ("1", False, 1),
-        ("L", False, 1),
-        ("I;16", False, 1),
-        ("LA", False, 2),
-        ("RGB", False, 3),
-        ("RGBA", False, 4),
-        ("P", False, 3),
-        ("P", True, 4),
+        ("1", False, 1, "Y", "uint8", 1),
+        ("L", False, 1, "Y", "uint8", 8),
+        ("I;16", False, 1, "Y", "uint16", 16),
+        ("LA", False, 2, "Y,A", "uint8", 8),
+        ("RGB", False, 3, "R,G,B", "uint8", 8),
+        ("RGBA", False, 4, "R,G,B,A", "uint8", 8),
+        ("P", False, 3, "R,G,B", "uint8", 8),
+        ("P", True, 4, "R,G,B,A", "uint8", 8),
     ],
 )
-def test_png_traits(tmp_path: Path, mode: str, transparency: bool, channels: int) -> None:
+def test_png_traits(
+    tmp_path: Path,
+    mode: str,
+    transparency: bool,
+    channels: int,
+    names: str,
+    pixel_type: str,
+    bits: int,
+) -> None:
     path = write_png(tmp_path / "deep" / "f0001.png", mode, (7, 5), transparency)
     assert image_width(path) == 7
     assert image_height(path) == 5
     assert image_channels(path) == channels
-    assert image_header(str(path)) == ImageHeader(7, 5, channels, mode, "PNG")
+    assert image_header(str(path)) == ImageHeader(
+        width=7,
+        height=5,
+        channels=channels,
+        channel_names=names,
+        pixel_type=pixel_type,
+        bit_depth=bits,
+        compression="none",
+        parts=1,
+        part_names="",
+        mip_levels=1,
+        layout="scanline",
+        data_window="0,0,6,4",
+        display_window="0,0,6,4",
+        colorspace=None,
+        fps=None,
+        format="PNG",
+    )
 
 
 @pytest.mark.parametrize(("mode", "channels"), [("L", 1), ("RGB", 3), ("CMYK", 4)])
@@ -231,7 +256,7 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = noisy_png(tmp_path / "big.png", (100, 50))
-    monkeypatch.setattr(traits, "DECODE_MAX_PIXELS", 4_999)
+    monkeypatch.setattr(pillow_headers, "DECODE_MAX_PIXELS", 4_999)
     opened: list[str] = []
     real_open = Image.open
     monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append("x") or real_open(*a, **k))

@@ -1,0 +1,133 @@
+"""Image headers through OpenImageIO, for the formats of VFX pipelines (EXR, DPX, TIFF, and
+whatever else its plug-ins read): every part and mip level is visited by seeking headers, and
+pixels are decoded only when a specification asks (`image_decodes`)."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from typing import TYPE_CHECKING, Any
+
+from hidebound_dagster.core.headers import (
+    ImageHeader,
+    TraitError,
+    describe_os_error,
+    message,
+    one_line,
+    open_regular,
+)
+from hidebound_dagster.core.pillow_headers import DECODE_MAX_PIXELS, too_many_pixels
+
+if TYPE_CHECKING:
+    import OpenImageIO as oiio  # noqa: N813 (the name its docs use)
+
+#: OpenImageIO's pixel types whose bit depth is their width, for files that do not say.
+_BIT_DEPTHS = {"uint8": 8, "int8": 8, "uint16": 16, "int16": 16, "half": 16, "uint32": 32}
+_BIT_DEPTHS |= {"int32": 32, "float": 32, "double": 64}
+
+
+def read_oiio(path: str, size: int, decode: bool) -> ImageHeader:
+    """The header of every part of the image at `path` and, with `decode`, every pixel of every
+    part read. OpenImageIO opens by name, so the file is held open (never through a link) while
+    it reads, and a name that no longer leads to that file afterwards is an error."""
+    import OpenImageIO as oiio  # noqa: N813 (first use: most runs never read such a file)
+
+    try:
+        held = open_regular(path)
+    except OSError as error:  # gone or swapped for a link since the caller's stat
+        raise TraitError(message("image header", path, describe_os_error(error))) from error
+    with held:
+        image = oiio.ImageInput.open(path)
+        if image is None:
+            raise TraitError(message("image header", path, _reason(oiio.geterror(), path, size)))
+        try:
+            header = _header(image)
+            if decode:
+                _decode(image, header, path)
+        finally:
+            image.close()
+            oiio.geterror()  # clear what a failed seek left, or OpenImageIO prints it at exit
+        if not _same_file(os.fstat(held.fileno()), path):
+            raise TraitError(message("image header", path, "replaced while it was read"))
+        return header
+
+
+def _same_file(held: os.stat_result, path: str) -> bool:
+    """Whether `path` still names the held regular file (not a link swapped in)."""
+    try:
+        now = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(now.st_mode) and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _header(image: oiio.ImageInput) -> ImageHeader:
+    """The first part's spec, with every part's channels and names and the mip-level count."""
+    specs = [image.spec()]
+    while image.seek_subimage(len(specs), 0):
+        specs.append(image.spec())
+    levels = 1
+    while image.seek_subimage(0, levels):
+        levels += 1
+    image.seek_subimage(0, 0)
+    first = specs[0]
+    pixel_type = str(first.format)
+    fps = first.getattribute("FramesPerSecond")
+    return ImageHeader(
+        width=first.width,
+        height=first.height,
+        channels=first.nchannels,
+        channel_names=",".join(name for spec in specs for name in spec.channelnames),
+        pixel_type=pixel_type,
+        bit_depth=first.get_int_attribute("oiio:BitsPerSample") or _BIT_DEPTHS.get(pixel_type, 0),
+        compression=first.get_string_attribute("compression") or "none",
+        parts=len(specs),
+        part_names=",".join(filter(None, (spec.get_string_attribute("name") for spec in specs))),
+        mip_levels=levels,
+        layout="tiled" if first.tile_width else "scanline",
+        data_window=_window(first.x, first.y, first.width, first.height),
+        display_window=_window(first.full_x, first.full_y, first.full_width, first.full_height),
+        colorspace=first.get_string_attribute("oiio:ColorSpace") or None,
+        fps=_rational(fps),
+        format=image.format_name(),
+    )
+
+
+def _decode(image: oiio.ImageInput, header: ImageHeader, path: str) -> None:
+    """Read every pixel of every part, refusing images over the pixel limit first."""
+    if header.width * header.height * header.parts > DECODE_MAX_PIXELS:
+        raise TraitError(message("image data", path, too_many_pixels(header.width, header.height)))
+    for part in range(header.parts):
+        image.seek_subimage(part, 0)
+        if image.read_image() is None:
+            reason = f"part {part} does not decode to its last pixel: {one_line(image.geterror())}"
+            raise TraitError(message("image data", path, reason))
+
+
+def _window(x: int, y: int, width: int, height: int) -> str:
+    """A window as OpenEXR writes it: xmin,ymin,xmax,ymax, inclusive."""
+    return f"{x},{y},{x + width - 1},{y + height - 1}"
+
+
+def _rational(value: Any) -> float | None:
+    """Frames per second from OpenImageIO's rational pair (or number), None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        numerator, denominator = value
+        return round(numerator / denominator, 3) if denominator else None
+    return round(float(value), 3)
+
+
+def _reason(error: str, path: str, size: int) -> str:
+    """OpenImageIO's error in a few words: without the file name it repeats (the message names
+    the file), each distinct line once."""
+    noise = re.compile(rf"^\s*\w+ Error \({re.escape(path)}\):\s*|\s*\({re.escape(path)}\)")
+    lines = dict.fromkeys(noise.sub("", line).strip() for line in error.splitlines())
+    text = "; ".join(filter(None, lines))
+    if "could not find a format reader" in text:
+        return f"not a recognised image ({size} bytes)"
+    if re.search(r"\bnot an? \w+ file\b", text):
+        return f"not a recognised image ({size} bytes): {one_line(text)}"
+    return f"damaged ({size} bytes): {one_line(text)}"
