@@ -14,6 +14,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -52,26 +53,19 @@ def file_size(path: str | os.PathLike[str]) -> int:
     return stat_regular(os.fspath(path), "size").st_size
 
 
-def _image_trait(field: str, doc: str) -> Trait:
-    """The trait that returns one field of the image header."""
+def _field_trait(header: Callable[[str], tuple], prefix: str, field: str, doc: str) -> Trait:
+    """The trait `<prefix>_<field>`: one field of the file's cached header."""
 
     def trait(path: str | os.PathLike[str]) -> Any:
-        return getattr(image_header(path), field)
+        return getattr(header(os.fspath(path)), field)
 
-    trait.__name__ = trait.__qualname__ = f"image_{field}"
+    trait.__name__ = trait.__qualname__ = f"{prefix}_{field}"
     trait.__doc__ = doc
     return trait
 
 
-def _video_trait(field: str, doc: str) -> Trait:
-    """The trait that returns one field of the video header."""
-
-    def trait(path: str | os.PathLike[str]) -> Any:
-        return getattr(video_header(path), field)
-
-    trait.__name__ = trait.__qualname__ = f"video_{field}"
-    trait.__doc__ = doc
-    return trait
+_image_trait = partial(_field_trait, image_header, "image")
+_video_trait = partial(_field_trait, video_header, "video")
 
 
 image_width = _image_trait("width", "Width of the image (its data window) in pixels.")
