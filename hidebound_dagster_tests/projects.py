@@ -18,9 +18,15 @@ from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS, EXAMPLE_SPECS
 
 VALID_ASSETS = [
     "cat001/img001/p-cat001_s-img001_d-calico-portrait_v001.png",
+    "cat001/plt001/p-cat001_s-plt001_d-bg_v001",
     "cat001/raw001/p-cat001_s-raw001_d-calico-jumping_v001",
     "cat001/raw001/p-cat001_s-raw001_d-tabby-playing_v002",
+    "cat001/rev001/p-cat001_s-rev001_d-dailies_v001.mp4",
+    "cat001/rev001/p-cat001_s-rev001_d-edit_v001.mov",
+    "cat001/rnd001/p-cat001_s-rnd001_d-beauty_v001",
+    "cat001/scn001/p-cat001_s-scn001_d-neg_v001",
     "cat001/tex001/p-cat001_s-tex001_d-fur_v001",
+    "cat001/txr001/p-cat001_s-txr001_d-rock_v001",
 ]
 
 
@@ -35,7 +41,7 @@ def files_of(root: Path) -> dict[str, bytes]:
 
 
 def valid_example_files() -> dict[str, bytes]:
-    """The 15 files of the 4 valid example assets."""
+    """The 28 files of the 10 valid example assets."""
     return {
         path: data
         for path, data in files_of(EXAMPLE_INGRESS).items()

@@ -170,7 +170,7 @@ def test_sensor_stages_a_new_drop(tmp_path: Path) -> None:
         new = [record for record in records if record["asset_name"] == NEW_ASSET]
         assert len(new) == 1, [record["asset_name"] for record in records]
         assert new[0]["asset_path_relative"] == NEW_DIRECTORY.as_posix()
-        assert len(records) == 5  # the 4 valid example assets and the new one
+        assert len(records) == 11  # the 10 valid example assets and the new one
         file_ids = set(new[0]["file_ids"])
         file_records = [
             json.loads((staging / "metadata" / "file" / f"{file_id}.json").read_text())

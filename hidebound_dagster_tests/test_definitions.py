@@ -114,11 +114,11 @@ def test_tables_are_parquet_and_read_back(run: Run) -> None:
     files = read_table(run.tables / "file_table.parquet")
     assets = read_table(run.tables / "asset_table.parquet")
     valid = read_table(run.tables / "validated_assets.parquet")
-    assert len(files) == 29
-    assert len(assets) == 9
-    assert int(assets["asset_valid"].sum()) == 4
-    assert valid["asset_path"].nunique() == 4
-    assert len(valid) == 3 + 3 + 1 + 8
+    assert len(files) == 48
+    assert len(assets) == 19
+    assert int(assets["asset_valid"].sum()) == 10
+    assert valid["asset_path"].nunique() == 10
+    assert len(valid) == 3 + 3 + 1 + 8 + 3 + 2 + 2 + 4 + 1 + 1
     assert valid["asset_valid"].all()
     assert set(valid["asset_path"]) == set(assets.loc[assets["asset_valid"], "asset_path"])
     in_memory = run.result.output_for_node("asset_table")
@@ -144,18 +144,18 @@ def test_tables_match_the_core_library(run: Run) -> None:
 
 def test_materialization_metadata(run: Run) -> None:
     files = metadata(run, FILE_TABLE)
-    assert files["files"] == 29
-    assert files["files_with_errors"] == 4
+    assert files["files"] == 48
+    assert files["files_with_errors"] == 5
     assert files["files_without_asset"] == 2
     assert "Running-Cat" in files["problem_files"]
     assert files["path"] == str(run.tables / "file_table.parquet")
     assets = metadata(run, ASSET_TABLE)
-    assert (assets["assets"], assets["valid"], assets["invalid"]) == (9, 4, 5)
+    assert (assets["assets"], assets["valid"], assets["invalid"]) == (19, 10, 9)
     assert "running-cat" in assets["invalid_assets"]
     assert "p-cat001_s-raw001_d-Running-Cat_v001_f0002.png" in assets["invalid_assets"]
     assert "calico-jumping" not in assets["invalid_assets"]
     valid = metadata(run, VALIDATED)
-    assert (valid["assets"], valid["files"]) == (4, 15)
+    assert (valid["assets"], valid["files"]) == (10, 28)
 
 
 def test_specification_check_warns(run: Run) -> None:
@@ -163,19 +163,27 @@ def test_specification_check_warns(run: Run) -> None:
     assert {e.asset_check_key.name for e in evaluations} == {
         "assets_pass_specification",
         "img001_assets_pass",
+        "plt001_assets_pass",
         "raw001_assets_pass",
+        "rev001_assets_pass",
+        "rnd001_assets_pass",
+        "scn001_assets_pass",
         "tex001_assets_pass",
+        "txr001_assets_pass",
     }
     (evaluation,) = [e for e in evaluations if e.asset_check_key == OVERALL_CHECK]
     assert evaluation.passed is False
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
-    assert evaluation.description == "5 of 9 assets failed their specification"
+    assert evaluation.description == "9 of 19 assets failed their specification"
     values = {name: value.value for name, value in evaluation.metadata.items()}
-    assert values["invalid"] == 5
-    assert values["assets"] == 9
+    assert values["invalid"] == 9
+    assert values["assets"] == 19
     assert values["invalid_raw001"] == 3
     assert values["invalid_img001"] == 1
     assert values["invalid_tex001"] == 1
+    assert values["invalid_plt001"] == 2
+    assert values["invalid_rnd001"] == 1
+    assert values["invalid_rev001"] == 1
     assert "running-cat" in values["examples"]
     assert run.result.success  # a warning does not fail the run
 

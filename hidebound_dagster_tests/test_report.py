@@ -33,10 +33,10 @@ def test_the_bundled_example(tmp_path: Path) -> None:
     page = write_report(tmp_path / "report", files, assets, {"write_mode": "copy"})
     data = embedded(page.read_text())
     assert data["counts"] == {
-        "assets": 9,
-        "valid": 4,
-        "invalid": 5,
-        "files": 29,
+        "assets": 19,
+        "valid": 10,
+        "invalid": 9,
+        "files": 48,
         "files_outside_assets": 2,
     }
     shown = dict(zip(data["assets"]["asset_path"], data["assets"]["verdict"], strict=True))

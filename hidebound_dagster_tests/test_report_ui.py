@@ -47,23 +47,48 @@ README_SCREENSHOTS = REPO / "docs" / "screenshots"
 #: that drew a file:// image. The report itself is checked in a browser without it.
 PIXEL_ARGS = [*CHROMIUM_ARGS, "--allow-file-access-from-files"]
 
-#: The 5 invalid example assets and a phrase of the reason each must show.
+#: The 9 invalid example assets and a phrase of the reason each must show.
 INVALID = {
     "cat001/img001/p-cat001_s-img001_d-corrupt_v001.png": "corrupt PNG header",
+    "cat001/plt001/p-cat001_s-plt001_d-float_v001": (
+        "pixel_type 'float' fails has a pixel type in ['half']"
+    ),
+    "cat001/plt001/p-cat001_s-plt001_d-truncated_v001": "cannot read image header",
     "cat001/raw001/p-cat001_s-raw001_d-gap_v001": "frame 0003 missing",
     "cat001/raw001/p-cat001_s-raw001_d-rgba-frames_v001": "channels 4 fails",
     "cat001/raw001/p-cat001_s-raw001_d-running-cat_v001": "Names are lowercase",
+    "cat001/rev001/p-cat001_s-rev001_d-odd-rate_v001.mov": (
+        "fps 12.0 fails has a frame rate in [23.976, 24, 25, 29.97, 30]"
+    ),
+    "cat001/rnd001/p-cat001_s-rnd001_d-no-specular_v001": (
+        "channel_names 'R,G,B,A,diffuse.R,diffuse.G,diffuse.B' fails has channels"
+    ),
     "cat001/tex001/p-cat001_s-tex001_d-scales_v001": "coordinate [1, 1] missing from the grid",
 }
+#: The valid example assets of media Pillow does not read (EXR, DPX, video): no thumbnail.
+NO_THUMBNAIL = [
+    "cat001/plt001/p-cat001_s-plt001_d-bg_v001",
+    "cat001/rev001/p-cat001_s-rev001_d-dailies_v001.mp4",
+    "cat001/rev001/p-cat001_s-rev001_d-edit_v001.mov",
+    "cat001/rnd001/p-cat001_s-rnd001_d-beauty_v001",
+    "cat001/scn001/p-cat001_s-scn001_d-neg_v001",
+]
 OUTSIDE = ["cat001/notes.txt", "cat001/p-cat001_s-vid009_d-clip_v001.mov"]
 JUMPING = "cat001/raw001/p-cat001_s-raw001_d-calico-jumping_v001"
 TABBY = "cat001/raw001/p-cat001_s-raw001_d-tabby-playing_v002"
 COLUMNS = ["thumbnail", "asset path", "specification", "verdict", "file count", "error"]
-CHECKS = {  # the checks of asset_table, and how each fails on the example
-    "assets_pass_specification": "5 of 9 assets failed their specification",
+CHECKS = {  # the checks of asset_table that fail on the example, and how each fails
+    "assets_pass_specification": "9 of 19 assets failed their specification",
     "img001_assets_pass": "1 of 2 img001 assets failed their specification",
+    "plt001_assets_pass": "2 of 3 plt001 assets failed their specification",
     "raw001_assets_pass": "3 of 5 raw001 assets failed their specification",
+    "rev001_assets_pass": "1 of 3 rev001 assets failed their specification",
+    "rnd001_assets_pass": "1 of 2 rnd001 assets failed their specification",
     "tex001_assets_pass": "1 of 2 tex001 assets failed their specification",
+}
+PASSING_CHECKS = {  # the checks of asset_table that pass on the example (all assets valid)
+    "scn001_assets_pass": "0 of 1 scn001 assets failed their specification",
+    "txr001_assets_pass": "0 of 1 txr001 assets failed their specification",
 }
 
 
@@ -278,18 +303,18 @@ def test_report_of_the_example_in_chromium(
 
     with report_page(playwright, example["url"], tmp_path / "failure.png") as page:
         expect(page.locator("#counts span")).to_have_text(
-            ["assets: 9", "valid: 4", "invalid: 5", "files: 29", "files outside assets: 2"]
+            ["assets: 19", "valid: 10", "invalid: 9", "files: 48", "files outside assets: 2"]
         )
         headers = page.locator("#assets-table thead th").all_text_contents()
         assert headers == COLUMNS, headers
-        expect(page.locator("#assets-shown")).to_have_text("9 of 9")
+        expect(page.locator("#assets-shown")).to_have_text("19 of 19")
         expect(page.locator("#assets-pager")).to_contain_text("page 1 of 1")
         assert sorted(row[1] for row in shown_rows(page)) == sorted(assets.index)
 
-        # Filter to invalid: exactly the 5 invalid assets, each with its whole error.
+        # Filter to invalid: exactly the 9 invalid assets, each with its whole error.
         page.select_option("#assets-verdict", "invalid")
-        expect(page.locator("#assets-table tbody tr")).to_have_count(5)
-        expect(page.locator("#assets-shown")).to_have_text("5 of 9")
+        expect(page.locator("#assets-table tbody tr")).to_have_count(9)
+        expect(page.locator("#assets-shown")).to_have_text("9 of 19")
         rows = shown_rows(page)
         assert sorted(row[1] for row in rows) == sorted(INVALID)
         for _, path, specification, verdict, count, error in rows:
@@ -311,32 +336,36 @@ def test_report_of_the_example_in_chromium(
         # Filter by text: the asset path, or the error.
         page.select_option("#assets-verdict", "")
         page.fill("#assets-filter", "calico")
-        expect(page.locator("#assets-shown")).to_have_text("2 of 9")
+        expect(page.locator("#assets-shown")).to_have_text("2 of 19")
         assert sorted(row[1] for row in shown_rows(page)) == [
             "cat001/img001/p-cat001_s-img001_d-calico-portrait_v001.png",
             JUMPING,
         ]
         page.fill("#assets-filter", "MISSING")  # in two errors, any case
-        expect(page.locator("#assets-shown")).to_have_text("2 of 9")
+        expect(page.locator("#assets-shown")).to_have_text("2 of 19")
         assert {row[1] for row in shown_rows(page)} == {
             "cat001/raw001/p-cat001_s-raw001_d-gap_v001",
             "cat001/tex001/p-cat001_s-tex001_d-scales_v001",
         }
         page.fill("#assets-filter", "raw001")
         page.select_option("#assets-verdict", "invalid")
-        expect(page.locator("#assets-shown")).to_have_text("3 of 9")
+        expect(page.locator("#assets-shown")).to_have_text("3 of 19")
         page.fill("#assets-filter", "no such asset")
         expect(page.locator("#assets-table tbody tr")).to_have_count(0)
-        expect(page.locator("#assets-shown")).to_have_text("0 of 9")
+        expect(page.locator("#assets-shown")).to_have_text("0 of 19")
         page.fill("#assets-filter", "")
 
-        # Valid assets: each with a thumbnail the page could load.
+        # Valid assets: each with a thumbnail the page could load, but for the EXR, DPX and
+        # video ones, which have none.
         page.select_option("#assets-verdict", "valid")
-        expect(page.locator("#assets-shown")).to_have_text("4 of 9")
+        expect(page.locator("#assets-shown")).to_have_text("10 of 19")
         assert sorted(row[1] for row in shown_rows(page)) == valid
         wait_images_loaded(page)
         for path in valid:
             image = row_of(page, path).locator("img.thumb")
+            if path in NO_THUMBNAIL:
+                expect(image).to_have_count(0)
+                continue
             assert image.evaluate("img => img.naturalWidth > 0 && img.naturalHeight > 0"), path
 
         # Sorting by a column, both ways.
@@ -364,7 +393,7 @@ def test_report_of_the_example_in_chromium(
         page.click("nav button[data-tab=tree]")
         root = page.locator("#tree-root > details.branch")
         expect(root).to_have_count(1)
-        expect(root.locator(":scope > summary")).to_have_text("cat001 (9 assets, 5 invalid)")
+        expect(root.locator(":scope > summary")).to_have_text("cat001 (19 assets, 9 invalid)")
         expect(root.locator(":scope > summary")).to_have_class("invalid")
         expect(page.locator("#tree-root .leaf")).to_have_count(0)
         root.locator(":scope > summary").click()
@@ -372,19 +401,24 @@ def test_report_of_the_example_in_chromium(
         expect(stages).to_have_text(
             [
                 "img001 (2 assets, 1 invalid)",
+                "plt001 (3 assets, 2 invalid)",
                 "raw001 (5 assets, 3 invalid)",
+                "rev001 (3 assets, 1 invalid)",
+                "rnd001 (2 assets, 1 invalid)",
+                "scn001 (1 assets)",
                 "tex001 (2 assets, 1 invalid)",
+                "txr001 (1 assets)",
             ]
         )
         root.locator(":scope > summary").click()  # closed and opened again: drawn once
         root.locator(":scope > summary").click()
-        expect(stages).to_have_count(3)
+        expect(stages).to_have_count(8)
         for index in range(stages.count()):
             stages.nth(index).click()
         leaves = page.locator("#tree-root div.leaf.asset")
-        expect(leaves).to_have_count(9)
-        expect(page.locator("#tree-root div.leaf.asset span.invalid")).to_have_count(5)
-        expect(page.locator("#tree-root div.leaf.asset span.valid")).to_have_count(4)
+        expect(leaves).to_have_count(19)
+        expect(page.locator("#tree-root div.leaf.asset span.invalid")).to_have_count(9)
+        expect(page.locator("#tree-root div.leaf.asset span.valid")).to_have_count(10)
         for path, error in errors.items():
             leaf = leaves.filter(has=page.locator("span.invalid", has_text=path.split("/")[-1]))
             expect(leaf).to_have_count(1)
@@ -501,9 +535,18 @@ def update_on_the_servers_instance(dagster: Dagster) -> dg.ExecuteInProcessResul
 
 def assert_failed_checks(dagster: Dagster, run_id: str, severity: str, blocking: bool) -> None:
     checks = checks_by_asset(dagster)
-    assert set(checks["asset_table"]) == set(CHECKS), sorted(checks["asset_table"])
+    assert set(checks["asset_table"]) == set(CHECKS) | set(PASSING_CHECKS), sorted(
+        checks["asset_table"]
+    )
     failed = failed_checks(dagster)
     assert set(failed) == {("asset_table", name) for name in CHECKS}, sorted(failed)
+    for name, description in PASSING_CHECKS.items():
+        assert checks["asset_table"][name]["blocking"] is blocking, name
+        execution = checks["asset_table"][name]["executionForLatestMaterialization"]
+        assert execution["runId"] == run_id, (name, execution)
+        assert execution["status"] == "SUCCEEDED", (name, execution)
+        assert execution["evaluation"]["success"] is True, (name, execution)
+        assert execution["evaluation"]["description"] == description, (name, execution)
     for name, description in CHECKS.items():
         assert checks["asset_table"][name]["blocking"] is blocking, name
         execution = failed["asset_table", name]

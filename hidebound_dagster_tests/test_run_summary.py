@@ -36,12 +36,12 @@ def test_a_workflow_run_ends_with_its_summary(tmp_path: Path) -> None:
     assert result.success
     lines = text.splitlines()
     assert lines[1:5] == [
-        "  assets: 9 (4 valid, 5 invalid)",
-        "  staged: 15 files of 4 assets",
-        "  export_disk: 36 sent, 0 already there",  # 15 files, 15 file and 4 asset JSONs, 2 chunks
+        "  assets: 19 (10 valid, 9 invalid)",
+        "  staged: 28 files of 10 assets",
+        "  export_disk: 68 sent, 0 already there",  # 28 files, 28 file and 10 asset JSONs, 2 chunks
         "  failed steps: none",
     ]
-    assert lines[5] == "  invalid assets (first 5 of 5):"
+    assert lines[5] == "  invalid assets (first 9 of 9):"
     assert (
         "    cat001/raw001/p-cat001_s-raw001_d-gap_v001: rule failed: frame values are "
         "contiguous within each asset: frame 0003 missing"
@@ -56,7 +56,7 @@ def test_a_failed_run_names_the_failed_step(tmp_path: Path) -> None:
     (project["root"] / "out").write_text("a file where the export target should be")
     result, [text] = run(project, "workflow")
     assert not result.success
-    assert "  staged: 15 files of 4 assets" in text
+    assert "  staged: 28 files of 10 assets" in text
     [failed] = [line for line in text.splitlines() if line.startswith("  failed steps: ")]
     assert failed.startswith("  failed steps: export_disk: DiskExporter export to ")
 
@@ -64,7 +64,7 @@ def test_a_failed_run_names_the_failed_step(tmp_path: Path) -> None:
 def test_an_update_run_has_no_staging_line(tmp_path: Path) -> None:
     result, [text] = run(make_project(tmp_path / "project"), "update")
     assert result.success
-    assert "  assets: 9 (4 valid, 5 invalid)" in text and "staged:" not in text
+    assert "  assets: 19 (10 valid, 9 invalid)" in text and "staged:" not in text
 
 
 def test_invalid_assets_at_error_severity_block_the_stages_after_update(tmp_path: Path) -> None:

@@ -85,10 +85,10 @@ def test_workflow_job_runs_the_configured_steps(example: dict) -> None:
     } <= executed
 
 
-def test_workflow_stages_the_four_valid_example_assets(example: dict) -> None:
+def test_workflow_stages_the_valid_example_assets(example: dict) -> None:
     staging = example["project"]["staging"]
     expected = valid_example_files()
-    assert len(expected) == 15
+    assert len(expected) == 28
     assert files_of(staging / "content") == expected
 
 
@@ -97,7 +97,7 @@ def test_workflow_writes_metadata_for_every_staged_file_and_asset(example: dict)
     metadata = staging / "metadata"
     files = [json.loads(p.read_text()) for p in (metadata / "file").glob("*.json")]
     assets = [json.loads(p.read_text()) for p in (metadata / "asset").glob("*.json")]
-    assert len(files) == 15 and len(assets) == 4
+    assert len(files) == 28 and len(assets) == 10
     assert sorted(a["asset_path_relative"] for a in assets) == sorted(VALID_ASSETS)
     for record in files:
         assert Path(record["filepath"]) == staging / "content" / record["filepath_relative"]
@@ -105,8 +105,8 @@ def test_workflow_writes_metadata_for_every_staged_file_and_asset(example: dict)
         assert all(Path(p).is_file() for p in asset["filepaths"])
     (file_chunk,) = (metadata / "file-chunk").iterdir()
     (asset_chunk,) = (metadata / "asset-chunk").iterdir()
-    assert len(json.loads(file_chunk.read_text())) == 15
-    assert len(json.loads(asset_chunk.read_text())) == 4
+    assert len(json.loads(file_chunk.read_text())) == 28
+    assert len(json.loads(asset_chunk.read_text())) == 10
 
 
 def test_workflow_in_copy_mode_leaves_ingress_untouched(example: dict) -> None:
@@ -193,9 +193,13 @@ def test_search_results_by_materialize_with_explicit_resources(example: dict) ->
     assert isinstance(rows, pd.DataFrame)
     assert dict(zip(rows["asset_path"], rows["file_count"], strict=True)) == {
         "cat001/img001/p-cat001_s-img001_d-corrupt_v001.png": 1,
+        "cat001/plt001/p-cat001_s-plt001_d-float_v001": 2,
+        "cat001/plt001/p-cat001_s-plt001_d-truncated_v001": 2,
         "cat001/raw001/p-cat001_s-raw001_d-gap_v001": 3,
         "cat001/raw001/p-cat001_s-raw001_d-rgba-frames_v001": 2,
         "cat001/raw001/p-cat001_s-raw001_d-running-cat_v001": 3,
+        "cat001/rev001/p-cat001_s-rev001_d-odd-rate_v001.mov": 1,
+        "cat001/rnd001/p-cat001_s-rnd001_d-no-specular_v001": 1,
         "cat001/tex001/p-cat001_s-tex001_d-scales_v001": 3,
     }
 
@@ -293,8 +297,8 @@ def test_dagster_job_execute_runs_the_workflow(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stderr.count("hidebound config (redacted)") == 1  # logged once per run
     assert files_of(project["staging"] / "content") == valid_example_files()
-    assert len(list((project["staging"] / "metadata" / "file").iterdir())) == 15
-    assert len(list((project["staging"] / "metadata" / "asset").iterdir())) == 4
+    assert len(list((project["staging"] / "metadata" / "file").iterdir())) == 28
+    assert len(list((project["staging"] / "metadata" / "asset").iterdir())) == 10
     assert (home / "storage" / "tables" / "file_table.parquet").is_file()
 
 
@@ -315,4 +319,4 @@ def test_workflow_on_the_dask_executor_runs_each_step_on_a_dask_cluster(tmp_path
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "RUN_SUCCESS" in completed.stderr
     assert files_of(project["staging"] / "content") == valid_example_files()
-    assert len(list((project["staging"] / "metadata" / "asset").iterdir())) == 4
+    assert len(list((project["staging"] / "metadata" / "asset").iterdir())) == 10

@@ -383,6 +383,25 @@ EXAMPLE_VERDICTS = {
     "cat001/raw001/p-cat001_s-raw001_d-gap_v001": (False, "frame values are contiguous"),
     "cat001/img001/p-cat001_s-img001_d-corrupt_v001.png": (False, "cannot read image header"),
     "cat001/tex001/p-cat001_s-tex001_d-scales_v001": (False, "dense grid"),
+    "cat001/plt001/p-cat001_s-plt001_d-bg_v001": (True, ""),
+    "cat001/rnd001/p-cat001_s-rnd001_d-beauty_v001": (True, ""),
+    "cat001/scn001/p-cat001_s-scn001_d-neg_v001": (True, ""),
+    "cat001/txr001/p-cat001_s-txr001_d-rock_v001": (True, ""),
+    "cat001/rev001/p-cat001_s-rev001_d-edit_v001.mov": (True, ""),
+    "cat001/rev001/p-cat001_s-rev001_d-dailies_v001.mp4": (True, ""),
+    "cat001/plt001/p-cat001_s-plt001_d-truncated_v001": (False, "cannot read image header"),
+    "cat001/plt001/p-cat001_s-plt001_d-float_v001": (
+        False,
+        "pixel_type 'float' fails has a pixel type in ['half']",
+    ),
+    "cat001/rnd001/p-cat001_s-rnd001_d-no-specular_v001": (
+        False,
+        "channel_names 'R,G,B,A,diffuse.R,diffuse.G,diffuse.B' fails has channels",
+    ),
+    "cat001/rev001/p-cat001_s-rev001_d-odd-rate_v001.mov": (
+        False,
+        "fps 12.0 fails has a frame rate in [23.976, 24, 25, 29.97, 30]",
+    ),
 }
 
 
@@ -395,9 +414,9 @@ def example() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_bundled_example_counts(example: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     files, assets = example
-    assert len(files) == 29
-    assert len(assets) == 9
-    assert int(assets["asset_valid"].sum()) == 4
+    assert len(files) == 48
+    assert len(assets) == 19
+    assert int(assets["asset_valid"].sum()) == 10
     no_asset = files[files["asset_path"].isna()]
     assert sorted(no_asset["filename"]) == ["notes.txt", "p-cat001_s-vid009_d-clip_v001.mov"]
 

@@ -107,7 +107,16 @@ def test_the_bundled_config_is_valid() -> None:
     config = load_config(REPO / "hidebound.yaml")
     assert config.ingress_directory == REPO / "examples" / "ingress"
     assert config.staging_directory == REPO / "examples" / "hidebound"
-    assert list(config.specifications()) == ["tex001", "img001", "raw001"]
+    assert list(config.specifications()) == [
+        "tex001",
+        "img001",
+        "raw001",
+        "plt001",
+        "rnd001",
+        "scn001",
+        "txr001",
+        "rev001",
+    ]
 
 
 def test_exporter_defaults(dirs: dict[str, Path]) -> None:

@@ -212,5 +212,24 @@ def test_the_bundled_specs_load(write_spec: SpecWriter) -> None:
     from hidebound_dagster_tests.conftest import EXAMPLE_SPECS
 
     specs = load_specifications([EXAMPLE_SPECS])
-    assert list(specs) == ["tex001", "img001", "raw001"]  # complexes.py, files.py, sequences.py
-    assert [spec.asset_type for spec in specs.values()] == ["complex", "file", "sequence"]
+    # complexes.py, files.py, sequences.py, then vfx.py in the order of its classes
+    assert list(specs) == [
+        "tex001",
+        "img001",
+        "raw001",
+        "plt001",
+        "rnd001",
+        "scn001",
+        "txr001",
+        "rev001",
+    ]
+    assert [spec.asset_type for spec in specs.values()] == [
+        "complex",
+        "file",
+        "sequence",
+        "sequence",
+        "sequence",
+        "sequence",
+        "sequence",
+        "file",
+    ]

@@ -23,7 +23,7 @@ from hidebound_dagster.location import load_location
 from hidebound_dagster_tests.services import GirderServer, RecordingServer, S3Server
 
 REPO = Path(__file__).resolve().parents[2]
-VALID_FILES = 15  # the 4 valid example assets
+VALID_FILES = 28  # the files of the 10 valid example assets
 ENV = ("HIDEBOUND_S3_ACCESS_KEY", "HIDEBOUND_S3_SECRET_KEY", "HIDEBOUND_GIRDER_API_KEY")
 
 

@@ -56,7 +56,7 @@ def write_yaml(path: Path, data: dict) -> Path:
 
 def test_run_config_naming_another_config_moves_nothing_over_two_runs(tmp_path: Path) -> None:
     """The reproduced loss: loaded without exporters, run config naming a move-mode config with
-    a disk exporter, workflow run twice. Both runs now fail first; ingress keeps all 29 files."""
+    a disk exporter, workflow run twice. Both runs now fail first; ingress keeps all 48 files."""
     project = make_project(tmp_path / "project", write_mode="move")
     loaded = write_yaml(
         tmp_path / "project" / "loaded.yaml",
@@ -70,7 +70,7 @@ def test_run_config_naming_another_config_moves_nothing_over_two_runs(tmp_path: 
     )
     job = build_defs(load_location(loaded)).resolve_job_def("workflow")
     before = files_of(project["ingress"])
-    assert len(before) == 29
+    assert len(before) == 48
     with dg.instance_for_test() as instance:
         for _ in range(2):
             result = job.execute_in_process(
@@ -507,4 +507,4 @@ def test_two_configs_are_two_code_locations_that_never_share_assets_or_tables(
         str(studio["config"]),
     )
     assert found.returncode == 0, found.stderr
-    assert json.loads(found.stdout) == [{"n": 4}]
+    assert json.loads(found.stdout) == [{"n": 10}]

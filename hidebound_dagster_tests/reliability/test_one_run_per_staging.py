@@ -105,7 +105,7 @@ def test_a_run_that_waits_too_long_fails_naming_the_holder(tmp_path: Path, home:
     message = f"is in use by run {holder} (workflow"
     assert message in text and "waited 1 s (staging_lock_timeout)" in text
     assert not (project["staging"] / "content").exists()  # nothing staged, nothing cleared
-    assert len(files_of(project["ingress"])) == 29
+    assert len(files_of(project["ingress"])) == 48
 
 
 def test_the_lease_of_a_killed_run_is_taken_over_at_once(tmp_path: Path, home: Path) -> None:

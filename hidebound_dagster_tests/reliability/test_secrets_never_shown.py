@@ -603,7 +603,7 @@ def test_each_failure_is_forced_and_the_secrets_reached_their_servers(
     assert "3 of 3 webhooks failed" in failures["export_complete"], failures
     assert failures["export_complete"].count("HTTP 500") == 3, failures
     objects = [p for p in (secret_s3.data / webhook_run.setup.bucket).rglob("*") if p.is_file()]
-    assert len(objects) >= 15, objects
+    assert len(objects) >= 28, objects
     assert '"_modelType": "item"' in webhook_run.girder_dump
 
     name = webhook_run.setup.name
