@@ -10,12 +10,13 @@ from typing import Any
 import pandas as pd
 
 from hidebound_dagster.core import naming
-from hidebound_dagster.core.identity import Identity, change, identities, ids
+from hidebound_dagster.core.identity import Identity, checked_status, identities, ids
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
 from hidebound_dagster.core.progress import Progress
 from hidebound_dagster.core.scan import LinkPolicy, scan_directory, select
 from hidebound_dagster.core.schemas import FILE_TABLE, conform
 from hidebound_dagster.core.specification import Specification, asset_path_errors
+from hidebound_dagster.core.traits import known_status
 
 NAME_FIELDS = [field for field in naming.FIELDS if field != "extension"]
 #: Errors about the file itself, in the order they are reported; trait errors follow.
@@ -30,15 +31,16 @@ def read_traits(
     rows = []
     for path, expected in files:
         row: dict[str, Any] = {}
-        changed = change(path, expected, "not read")
-        if changed:
+        status, changed = checked_status(path, expected, "not read")
+        if status is None:
             rows.append({f"{name}_error": changed for name in traits})
             continue
-        for name, func in traits.items():
-            try:
-                row[name] = func(path)
-            except Exception as error:  # a trait is user code: any failure is data
-                row[f"{name}_error"] = str(error) or type(error).__name__
+        with known_status(path, status):  # the header traits need not stat the file again
+            for name, func in traits.items():
+                try:
+                    row[name] = func(path)
+                except Exception as error:  # a trait is user code: any failure is data
+                    row[f"{name}_error"] = str(error) or type(error).__name__
         rows.append(row)
     return rows
 

@@ -57,10 +57,18 @@ def is_the_file(status: os.stat_result, expected: Identity) -> bool:
 def change(path: str, expected: Identity, what: str) -> str | None:
     """Why the file at `path` is not the regular file the scan saw (`what` cannot be done),
     None when it is. Never follows a link at the path itself."""
+    return checked_status(path, expected, what)[1]
+
+
+def checked_status(
+    path: str, expected: Identity, what: str
+) -> tuple[os.stat_result | None, str | None]:
+    """The file's status when it is still the regular file the scan saw, else None and why
+    `what` cannot be done. Never follows a link at the path itself."""
     try:
         status = os.lstat(path)
     except OSError as error:
-        return f"{what}: {error.strerror} since the scan"
+        return None, f"{what}: {error.strerror} since the scan"
     if not is_the_file(status, expected):
-        return f"{what}: it is no longer the file the scan saw (replaced or modified)"
-    return None
+        return None, f"{what}: it is no longer the file the scan saw (replaced or modified)"
+    return status, None

@@ -15,7 +15,6 @@ from hidebound_dagster.core.headers import (
     describe_os_error,
     message,
     one_line,
-    open_regular,
 )
 from hidebound_dagster.core.pillow_headers import DECODE_MAX_PIXELS, too_many_pixels
 
@@ -34,23 +33,34 @@ def read_oiio(path: str, size: int, decode: bool) -> ImageHeader:
     import OpenImageIO as oiio  # noqa: N813 (first use: most runs never read such a file)
 
     try:
-        held = open_regular(path)
+        held = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:  # gone or swapped for a link since the caller's stat
         raise TraitError(message("image header", path, describe_os_error(error))) from error
-    with held:
-        image = oiio.ImageInput.open(path)
-        if image is None:
-            raise TraitError(message("image header", path, _reason(oiio.geterror(), path, size)))
-        try:
-            header = _header(image)
-            if decode:
-                _decode(image, header, path)
-        finally:
-            image.close()
-            oiio.geterror()  # clear what a failed seek left, or OpenImageIO prints it at exit
-        if not _same_file(os.fstat(held.fileno()), path):
+    try:
+        status = os.fstat(held)
+        if not stat.S_ISREG(status.st_mode):
+            raise TraitError(message("image header", path, "not a regular file"))
+        header = _read_held(oiio, path, size, decode)
+        if not _same_file(status, path):
             raise TraitError(message("image header", path, "replaced while it was read"))
         return header
+    finally:
+        os.close(held)
+
+
+def _read_held(oiio: Any, path: str, size: int, decode: bool) -> ImageHeader:
+    """Open the image by name, read its header (and pixels, with `decode`), close it."""
+    image = oiio.ImageInput.open(path)
+    if image is None:
+        raise TraitError(message("image header", path, _reason(oiio.geterror(), path, size)))
+    try:
+        header = _header(image)
+        if decode:
+            _decode(image, header, path)
+        return header
+    finally:
+        image.close()
+        oiio.geterror()  # clear what a failed seek left, or OpenImageIO prints it at exit
 
 
 def _same_file(held: os.stat_result, path: str) -> bool:
@@ -64,14 +74,17 @@ def _same_file(held: os.stat_result, path: str) -> bool:
 
 def _header(image: oiio.ImageInput) -> ImageHeader:
     """The first part's spec, with every part's channels and names and the mip-level count."""
-    specs = [image.spec()]
-    while image.seek_subimage(len(specs), 0):
+    first = image.spec()
+    specs = [first]
+    declared = first.get_int_attribute("oiio:subimages", 0)  # EXR and DPX say how many parts
+    while len(specs) < declared or (not declared and image.seek_subimage(len(specs), 0)):
+        image.seek_subimage(len(specs), 0)
         specs.append(image.spec())
     levels = 1
-    while image.seek_subimage(0, levels):
+    while _may_have_mip_levels(image, first) and image.seek_subimage(0, levels):
         levels += 1
-    image.seek_subimage(0, 0)
-    first = specs[0]
+    if len(specs) > 1 or levels > 1:
+        image.seek_subimage(0, 0)
     pixel_type = str(first.format)
     fps = first.getattribute("FramesPerSecond")
     return ImageHeader(
@@ -92,6 +105,15 @@ def _header(image: oiio.ImageInput) -> ImageHeader:
         fps=_rational(fps),
         format=image.format_name(),
     )
+
+
+#: Formats whose MIP levels must be tiled: a scanline image of these has one level, unprobed.
+_TILED_MIP_FORMATS = frozenset({"openexr", "tiff", "dpx", "cineon", "png", "jpeg"})
+
+
+def _may_have_mip_levels(image: oiio.ImageInput, first: oiio.ImageSpec) -> bool:
+    """Whether probing for a second MIP level can find one (a failed probe costs a re-read)."""
+    return bool(first.tile_width) or image.format_name() not in _TILED_MIP_FORMATS
 
 
 def _decode(image: oiio.ImageInput, header: ImageHeader, path: str) -> None:

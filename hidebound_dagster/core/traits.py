@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -126,7 +127,7 @@ def _cached(path: str, what: str, decode: bool) -> Any:
     """The header of one file version, read once; with `decode`, every pixel decoded too (a
     header read first is not enough, a decode first serves later header reads). Failures
     raise and are therefore not cached."""
-    info = stat_regular(path, what)  # a link is not followed: only regular files are read
+    info = _known_stat(path) or stat_regular(path, what)  # links are never followed
     kind = "video" if what == "video header" else "image"
     key = (kind, path, info.st_mtime_ns, info.st_size)
     with _lock:
@@ -142,6 +143,24 @@ def _cached(path: str, what: str, decode: bool) -> Any:
         while len(_cache) > HEADER_CACHE_SIZE:
             _cache.popitem(last=False)
     return header
+
+
+_known = threading.local()
+
+
+@contextmanager
+def known_status(path: str, status: os.stat_result) -> Iterator[None]:
+    """Within this block, header traits of `path` take `status` (a regular file's, just
+    checked by the caller) instead of stat-ing the file once per trait."""
+    _known.path, _known.status = path, status
+    try:
+        yield
+    finally:
+        _known.path = _known.status = None
+
+
+def _known_stat(path: str) -> os.stat_result | None:
+    return _known.status if getattr(_known, "path", None) == path else None
 
 
 def _read(kind: str, path: str, size: int, decode: bool) -> ImageHeader | VideoHeader:
