@@ -15,7 +15,8 @@ each) and the best of 3 runs, interleaved so that the three share the machine's 
 * library: the bare library header read (OpenImageIO ImageInput.open(path).spec() + close;
   Pillow Image.open(path).size; PyAV av.open(path).streams.video[0]), which splits our overhead
   from the library's;
-* traits:  clear_header_cache(), then the traits a specification reads, per file: for images
+* traits:  clear_header_cache(), then file_table.read_traits (what the update step runs: each
+  file checked against its scan identity, then) the traits a specification reads: for images
   image_width, image_height, image_channel_names, image_pixel_type, image_compression; for the
   video video_fps, video_codec, video_width, video_height, video_frame_count: one header read and
   four cache hits per file (checked against header_cache_info()).
@@ -178,21 +179,32 @@ IMAGE_TRAITS = ("width", "height", "channel_names", "pixel_type", "compression")
 VIDEO_TRAITS = ("fps", "codec", "width", "height", "frame_count")
 
 
-def trait_functions(video: bool) -> list[Callable[[str], Any]]:
+def trait_functions(video: bool) -> dict[str, Callable[[str], Any]]:
     from hidebound_dagster.core import traits
 
     prefix, names = ("video", VIDEO_TRAITS) if video else ("image", IMAGE_TRAITS)
-    return [getattr(traits, f"{prefix}_{name}") for name in names]
+    return {name: getattr(traits, f"{prefix}_{name}") for name in names}
 
 
-def trait_reads(paths: list[str], functions: list[Callable[[str], Any]]) -> None:
-    """A specification's traits of every file, from a cleared header cache."""
+def scanned(paths: list[str]) -> list[tuple[str, tuple[int, int, int, int]]]:
+    """Each path with the identity the scan records (taken before timing: the scan's cost)."""
+    from hidebound_dagster.core.identity import identity_of
+
+    return [(path, identity_of(os.lstat(path))) for path in paths]
+
+
+def trait_reads(
+    files: list[tuple[str, tuple[int, int, int, int]]], functions: dict[str, Callable[[str], Any]]
+) -> None:
+    """A specification's traits of every file as the update step reads them (read_traits: the
+    file checked against its scan identity, then every trait), from a cleared header cache."""
+    from hidebound_dagster.core.file_table import read_traits
     from hidebound_dagster.core.traits import clear_header_cache
 
     clear_header_cache()
-    for path in paths:
-        for function in functions:
-            function(path)
+    rows = read_traits(functions, files)
+    failed = [row for row in rows if any(key.endswith("_error") for key in row)]
+    assert not failed, failed[:1]
 
 
 def best_of(funcs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
@@ -221,12 +233,13 @@ def measure(fmt: Format, paths: list[str], repeats: int) -> Row:
     from hidebound_dagster.core.traits import header_cache_info
 
     functions = trait_functions(fmt.video)
+    files = scanned(paths)
     library = LIBRARIES[fmt.library]
     seconds = best_of(
         {
             "floor": lambda: floor(paths),
             "library": lambda: library(paths),
-            "traits": lambda: trait_reads(paths, functions),
+            "traits": lambda: trait_reads(files, functions),
         },
         repeats,
     )
