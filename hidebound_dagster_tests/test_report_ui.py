@@ -66,12 +66,9 @@ INVALID = {
     "cat001/tex001/p-cat001_s-tex001_d-scales_v001": "coordinate [1, 1] missing from the grid",
 }
 #: The valid example assets of media Pillow does not read (EXR, DPX, video): no thumbnail.
-NO_THUMBNAIL = [
-    "cat001/plt001/p-cat001_s-plt001_d-bg_v001",
+NO_THUMBNAIL = [  # videos get none; EXR and DPX frames get theirs through OpenImageIO
     "cat001/rev001/p-cat001_s-rev001_d-dailies_v001.mp4",
     "cat001/rev001/p-cat001_s-rev001_d-edit_v001.mov",
-    "cat001/rnd001/p-cat001_s-rnd001_d-beauty_v001",
-    "cat001/scn001/p-cat001_s-scn001_d-neg_v001",
 ]
 OUTSIDE = ["cat001/notes.txt", "cat001/p-cat001_s-vid009_d-clip_v001.mov"]
 JUMPING = "cat001/raw001/p-cat001_s-raw001_d-calico-jumping_v001"

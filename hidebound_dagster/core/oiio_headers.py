@@ -1,12 +1,14 @@
-"""Image headers through OpenImageIO, for the formats of VFX pipelines (EXR, DPX, TIFF, and
-whatever else its plug-ins read): every part and mip level is visited by seeking headers, and
-pixels are decoded only when a specification asks (`image_decodes`)."""
+"""Images through OpenImageIO, for the formats of VFX pipelines (EXR, DPX, TIFF, and whatever
+else its plug-ins read): headers of every part and MIP level by seeking; pixels only when a
+specification asks (`image_decodes`) or the report wants a thumbnail (`display_pixels`)."""
 
 from __future__ import annotations
 
 import os
 import re
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from hidebound_dagster.core.headers import (
@@ -19,6 +21,7 @@ from hidebound_dagster.core.headers import (
 from hidebound_dagster.core.pillow_headers import DECODE_MAX_PIXELS, too_many_pixels
 
 if TYPE_CHECKING:
+    import numpy as np
     import OpenImageIO as oiio  # noqa: N813 (the name its docs use)
 
 #: OpenImageIO's pixel types whose bit depth is their width, for files that do not say.
@@ -28,24 +31,60 @@ _BIT_DEPTHS |= {"int32": 32, "float": 32, "double": 64}
 
 def read_oiio(path: str, size: int, decode: bool) -> ImageHeader:
     """The header of every part of the image at `path` and, with `decode`, every pixel of every
-    part read. OpenImageIO opens by name, so the file is held open (never through a link) while
-    it reads, and a name that no longer leads to that file afterwards is an error."""
+    part read."""
     import OpenImageIO as oiio  # noqa: N813 (first use: most runs never read such a file)
 
+    with held_open(path, "image header"):
+        return _read_held(oiio, path, size, decode)
+
+
+@contextmanager
+def held_open(path: str, what: str) -> Iterator[None]:
+    """OpenImageIO opens by name: hold the file open (never through a link) while it reads, and
+    refuse the result if the name no longer leads to that file afterwards."""
     try:
         held = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:  # gone or swapped for a link since the caller's stat
-        raise TraitError(message("image header", path, describe_os_error(error))) from error
+        raise TraitError(message(what, path, describe_os_error(error))) from error
     try:
         status = os.fstat(held)
         if not stat.S_ISREG(status.st_mode):
-            raise TraitError(message("image header", path, "not a regular file"))
-        header = _read_held(oiio, path, size, decode)
+            raise TraitError(message(what, path, "not a regular file"))
+        yield
         if not _same_file(status, path):
-            raise TraitError(message("image header", path, "replaced while it was read"))
-        return header
+            raise TraitError(message(what, path, "replaced while it was read"))
     finally:
         os.close(held)
+
+
+def display_pixels(path: str, longest: int) -> np.ndarray:
+    """The first part scaled to fit `longest` pixels, as 8-bit R,G,B(,A) for a thumbnail; float
+    images (scene-linear) get a plain 2.2 display gamma, clipped to [0, 1]."""
+    import numpy as np
+    import OpenImageIO as oiio  # noqa: N813
+    from OpenImageIO import ImageBufAlgo
+
+    with held_open(path, "image data"):
+        source = oiio.ImageBuf(path)
+        spec = source.spec()
+        if source.has_error:
+            raise TraitError(message("image data", path, _reason(source.geterror(), path, 0)))
+        if spec.width * spec.height > DECODE_MAX_PIXELS:
+            raise TraitError(message("image data", path, too_many_pixels(spec.width, spec.height)))
+        names = list(spec.channelnames)
+        shown = tuple(names.index(c) for c in "RGBA" if c in names) or (0,)
+        scale = min(1.0, longest / max(spec.width, spec.height))
+        size = max(1, round(spec.width * scale)), max(1, round(spec.height * scale))
+        picked = ImageBufAlgo.channels(source, shown)
+        roi = oiio.ROI(0, size[0], 0, size[1], 0, 1, 0, len(shown))
+        small = ImageBufAlgo.resize(picked, roi=roi) if scale < 1 else picked
+        pixels = small.get_pixels(oiio.FLOAT)
+    if pixels is None:
+        reason = f"does not decode: {one_line(small.geterror() or source.geterror())}"
+        raise TraitError(message("image data", path, reason))
+    if str(spec.format) in ("half", "float", "double"):
+        pixels = np.clip(pixels, 0, 1) ** (1 / 2.2)
+    return (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 def _read_held(oiio: Any, path: str, size: int, decode: bool) -> ImageHeader:

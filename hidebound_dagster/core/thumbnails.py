@@ -13,11 +13,16 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from hidebound_dagster.core.headers import open_regular
+from hidebound_dagster.core.headers import TraitError, open_regular
+from hidebound_dagster.core.oiio_headers import display_pixels
 from hidebound_dagster.core.pillow_headers import DECODE_MAX_PIXELS
+from hidebound_dagster.core.traits import extension
 
 SIZE = (128, 128)  # the longest side fits in 128 pixels, aspect kept
-EXTENSIONS = frozenset({"png", "jpg", "jpeg", "tif", "tiff", "bmp", "gif", "webp"})
+PILLOW_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "bmp", "gif", "webp"})
+#: Read through OpenImageIO: VFX formats, and TIFF (tiled and deep ones Pillow cannot read).
+OIIO_EXTENSIONS = frozenset({"exr", "sxr", "mxr", "dpx", "cin", "tif", "tiff", "tx", "hdr"})
+EXTENSIONS = PILLOW_EXTENSIONS | OIIO_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -41,17 +46,22 @@ def thumbnail(source: str, cache: str, identity: str | None = None) -> Thumbnail
         target = Path(cache) / name
         if target.is_file():
             return Thumbnail(name)
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > DECODE_MAX_PIXELS:
-                return Thumbnail(None, f"{image.width}x{image.height} pixels: too large")
-            image.thumbnail(SIZE)
-            shown = displayable(image)
+        if extension(source) in OIIO_EXTENSIONS:
+            shown = Image.fromarray(display_pixels(source, max(SIZE)))
+        else:
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > DECODE_MAX_PIXELS:
+                    return Thumbnail(None, f"{image.width}x{image.height} pixels: too large")
+                image.thumbnail(SIZE)
+                shown = displayable(image)
         partial = target.with_name(f".{name}.{os.getpid()}.tmp")
         shown.save(partial, format="PNG")
         partial.replace(target)
         return Thumbnail(name)
     except UnidentifiedImageError:
         return Thumbnail(None, "no thumbnail: not an image Pillow can read")
+    except TraitError as error:
+        return Thumbnail(None, f"no thumbnail: {error}")
     except Exception as error:  # any unreadable image: a note, never a failure
         return Thumbnail(None, f"no thumbnail: {type(error).__name__}: {error}".splitlines()[0])
 

@@ -91,3 +91,40 @@ def test_a_known_identity_is_not_read_again(tmp_path: Path) -> None:
     assert thumbnail(str(source), str(cache), identity="1:2:3:4:a.png") == made
     other = thumbnail(str(source), str(cache), identity="1:2:3:5:a.png")  # it changed: read
     assert other.name is None and other.note and "FileNotFoundError" in other.note
+
+
+def flat_image(path: Path, size: tuple[int, int], pixel_type: str, value: float) -> Path:
+    """An OpenImageIO-written image of one grey value (and opaque alpha for 4 channels)."""
+    import OpenImageIO as oiio  # noqa: N813
+
+    channels = 4 if path.suffix == ".exr" else 3
+    buffer = oiio.ImageBuf(oiio.ImageSpec(*size, channels, pixel_type))
+    oiio.ImageBufAlgo.fill(buffer, (value, value, value, 1.0)[:channels])
+    assert buffer.write(str(path)), buffer.geterror()
+    return path
+
+
+def test_an_exr_thumbnail_is_scaled_and_shown_with_a_display_gamma(tmp_path: Path) -> None:
+    source = flat_image(tmp_path / "plate.exr", (256, 128), "half", 0.5)
+    made = thumbnail(str(source), str(tmp_path))
+    assert made.note is None and made.name is not None
+    with Image.open(tmp_path / made.name) as small:
+        assert (small.size, small.mode) == ((128, 64), "RGBA")
+        assert small.getpixel((10, 10)) == (186, 186, 186, 255)  # 0.5 ** (1 / 2.2) * 255
+
+
+def test_a_dpx_thumbnail_keeps_its_code_values(tmp_path: Path) -> None:
+    source = flat_image(tmp_path / "scan.dpx", (64, 32), "uint16", 0.5)
+    made = thumbnail(str(source), str(tmp_path))
+    assert made.note is None and made.name is not None
+    with Image.open(tmp_path / made.name) as small:
+        assert (small.size, small.mode) == ((64, 32), "RGB")
+        assert small.getpixel((3, 3)) == (128, 128, 128)
+
+
+def test_a_truncated_exr_gets_a_note(tmp_path: Path) -> None:
+    source = flat_image(tmp_path / "cut.exr", (64, 64), "half", 0.5)
+    source.write_bytes(source.read_bytes()[:200])
+    made = thumbnail(str(source), str(tmp_path))
+    assert made.name is None
+    assert made.note is not None and made.note.startswith("no thumbnail: cannot read image data")
