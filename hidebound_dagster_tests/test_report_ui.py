@@ -338,10 +338,11 @@ def test_report_of_the_example_in_chromium(
             "cat001/img001/p-cat001_s-img001_d-calico-portrait_v001.png",
             JUMPING,
         ]
-        page.fill("#assets-filter", "MISSING")  # in two errors, any case
-        expect(page.locator("#assets-shown")).to_have_text("2 of 19")
+        page.fill("#assets-filter", "MISSING")  # in three errors, any case
+        expect(page.locator("#assets-shown")).to_have_text("3 of 19")
         assert {row[1] for row in shown_rows(page)} == {
             "cat001/raw001/p-cat001_s-raw001_d-gap_v001",
+            "cat001/rnd001/p-cat001_s-rnd001_d-no-specular_v001",
             "cat001/tex001/p-cat001_s-tex001_d-scales_v001",
         }
         page.fill("#assets-filter", "raw001")

@@ -34,7 +34,9 @@ VFX_BROKEN = {
     ),
     "cat001/rnd001/p-cat001_s-rnd001_d-no-specular_v001": (
         "p-cat001_s-rnd001_d-no-specular_v001_f1001.exr: channel_names "
-        "'R,G,B,A,diffuse.R,diffuse.G,diffuse.B' fails has channels"
+        "'R,G,B,A,diffuse.R,diffuse.G,diffuse.B' fails has channels ['R', 'G', 'B', 'A', "
+        "'diffuse.R', 'diffuse.G', 'diffuse.B', 'specular.R', 'specular.G', 'specular.B']: "
+        "missing specular.R, specular.G, specular.B"
     ),
     "cat001/rev001/p-cat001_s-rev001_d-odd-rate_v001.mov": (
         "p-cat001_s-rev001_d-odd-rate_v001.mov: fps 12.0 fails has a frame rate in "

@@ -144,7 +144,8 @@ def validation_failures(spec: type[Specification], rows: pd.DataFrame) -> pd.Dat
     try:
         spec.validate(rows[columns], lazy=True)
     except pa.errors.SchemaErrors as failure:
-        return with_rule_details(describe_failures(failure.failure_cases), rows, spec)
+        failures = describe_failures(failure.failure_cases)
+        return with_missing_channels(with_rule_details(failures, rows, spec), rows, spec)
     return pd.DataFrame(columns=FAILURE_COLUMNS)
 
 
@@ -167,6 +168,32 @@ def with_rule_details(
             details.reindex(asset_of).fillna("").to_numpy(), index=failing.index[failing]
         )
         failures.loc[failing, "message"] = (message + ": " + detail).where(detail != "", message)
+    return failures
+
+
+def with_missing_channels(
+    failures: pd.DataFrame, rows: pd.DataFrame, spec: type[Specification]
+) -> pd.DataFrame:
+    """`has_channels` failures extended with the channels each file lacks, so a render missing
+    an AOV says `missing specular.R, specular.G, specular.B`."""
+    for column, schema in spec.to_schema().columns.items():
+        for check in schema.checks:
+            if check.name != "has_channels" or column not in rows:
+                continue
+            wanted = list((check.statistics or {}).get("values", []))
+            failing = failures["message"].str.endswith(f" fails {check.error}") & failures[
+                "message"
+            ].str.startswith(f"{column} ")
+            if not failing.any():
+                continue
+            held = rows[column].reindex(failures.loc[failing, "row"]).astype("string").fillna("")
+            missing = pd.Series(
+                [", ".join(n for n in wanted if n not in names.split(",")) for names in held],
+                index=failures.index[failing],
+            )
+            failures.loc[failing, "message"] = failures.loc[failing, "message"] + (
+                ": missing " + missing
+            )
     return failures
 
 

@@ -315,7 +315,7 @@ def test_render_without_specular(vfx: Specs) -> None:
     assert messages(vfx["rnd001"], render_rows(names)) == [
         f"channel_names {names!r} fails has channels "
         "['R', 'G', 'B', 'A', 'diffuse.R', 'diffuse.G', 'diffuse.B', "
-        "'specular.R', 'specular.G', 'specular.B']"
+        "'specular.R', 'specular.G', 'specular.B']: missing specular.R, specular.G, specular.B"
     ]
 
 
@@ -422,7 +422,7 @@ def test_good_vfx_assets_are_valid(built: Built) -> None:
             "p-cat001_s-rnd001_d-no-specular_v001_f1001.exr: "
             "channel_names 'R,G,B,A,diffuse.R,diffuse.G,diffuse.B' fails has channels "
             "['R', 'G', 'B', 'A', 'diffuse.R', 'diffuse.G', 'diffuse.B', "
-            "'specular.R', 'specular.G', 'specular.B']",
+            "'specular.R', 'specular.G', 'specular.B']: missing specular.R, specular.G, specular.B",
         ),
         (
             "p-cat001_s-scn001_d-sixteen_v001",
