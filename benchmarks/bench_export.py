@@ -26,9 +26,9 @@ from botocore.config import Config
 
 from hidebound_dagster.core.config import S3ExporterConfig
 from hidebound_dagster.core.parallel import thread_mapper
-from hidebound_dagster.exporter_resources import S3ExporterResource
 from hidebound_dagster.exporters.base import DEFAULT_CONCURRENCY
 from hidebound_dagster.exporters.disk import DiskExporter
+from hidebound_dagster.s3_exporter_resource import S3ExporterResource
 from hidebound_dagster_tests.exporters.staging_fixture import build_staging
 from hidebound_dagster_tests.services import S3Server
 

@@ -77,7 +77,7 @@ def build_defs(location: Location) -> dg.Definitions:
             "hidebound": HideboundResource(location=location),
             "dask": DaskResource(),
             "io_manager": ParquetIOManager(),
-            **exporter_resources(),
+            **exporter_resources(entry.name for entry in (config.exporters if config else [])),
         },
     )
 

@@ -2,27 +2,16 @@
 resource (configured with dagster.EnvVar) when the entry does not hold them."""
 
 import os
-import threading
-from functools import partial
-from typing import Any
+from collections.abc import Iterable
 
-import boto3
 import dagster as dg
-from botocore.config import Config
-from dagster_aws.s3 import S3Resource
-from dagster_aws.utils import construct_boto_client_retry_config
 from pydantic import SecretStr
 
-from hidebound_dagster.core.config import (
-    DiskExporterConfig,
-    GirderExporterConfig,
-    S3ExporterConfig,
-)
+from hidebound_dagster.core.config import DiskExporterConfig, GirderExporterConfig
 from hidebound_dagster.core.redaction import secret_values
 from hidebound_dagster.exporters.base import Exporter
 from hidebound_dagster.exporters.disk import DiskExporter
 from hidebound_dagster.exporters.girder import GirderExporter
-from hidebound_dagster.exporters.s3 import S3Exporter
 from hidebound_dagster.location import Location
 
 
@@ -55,78 +44,6 @@ SECRET_VARIABLES = (
     "HIDEBOUND_S3_SECRET_KEY",
     "HIDEBOUND_GIRDER_API_KEY",
 )
-#: What exports need beyond dagster-aws's client: a short connect timeout (a dead endpoint
-#: fails in seconds, not minutes) and a pool as large as the threads sending at once.
-TUNING = Config(connect_timeout=10, read_timeout=120, max_pool_connections=32)
-_CLIENTS: dict[str, Any] = {}
-_CLIENTS_LOCK = threading.Lock()
-
-
-class S3ExporterResource(S3Resource):
-    """dagster-aws's S3 resource: region, endpoint_url, credentials (EnvVar
-    HIDEBOUND_S3_ACCESS_KEY, HIDEBOUND_S3_SECRET_KEY) and max_attempts, the botocore retries in
-    standard mode that are the export's only retries. A config entry's own values win."""
-
-    def get_client(self) -> Any:
-        """A new client with dagster-aws's retry config and the export tuning."""
-        session = boto3.session.Session(profile_name=self.profile_name)
-        return session.client(
-            "s3",
-            region_name=self.region_name,
-            endpoint_url=self.endpoint_url,
-            use_ssl=self.use_ssl,
-            verify=self.verify,
-            aws_access_key_id=self.aws_access_key_id,
-            aws_secret_access_key=self.aws_secret_access_key,
-            aws_session_token=self.aws_session_token,
-            config=construct_boto_client_retry_config(self.max_attempts).merge(TUNING),
-        )
-
-    def get_object_to_set_on_execution_context(self) -> "S3ExporterResource":
-        """Assets ask this resource for exporters, not for dagster-aws's bare client."""
-        return self
-
-    def for_entry(self, entry: S3ExporterConfig) -> "S3ExporterResource":
-        """This resource with the entry's bucket region, endpoint and credentials."""
-        return S3ExporterResource(
-            region_name=entry.region,
-            endpoint_url=entry.endpoint_url,
-            aws_access_key_id=secret(
-                entry.access_key, self.aws_access_key_id, "s3 access_key", SECRET_VARIABLES[0]
-            ),
-            aws_secret_access_key=secret(
-                entry.secret_key, self.aws_secret_access_key, "s3 secret_key", SECRET_VARIABLES[1]
-            ),
-            aws_session_token=self.aws_session_token,
-            max_attempts=self.max_attempts,
-            profile_name=self.profile_name,
-            use_ssl=self.use_ssl,
-            verify=self.verify,
-        )
-
-    def exporter(self, entry: S3ExporterConfig, **options: Any) -> Exporter:
-        """The entry's exporter; `options` go to S3Exporter (multipart_threshold)."""
-        resource = self.for_entry(entry)
-        settings = resource.model_dump(exclude_none=True)
-        return S3Exporter(
-            bucket=entry.bucket,
-            region=entry.region,
-            connect=partial(shared_s3_client, **settings),
-            endpoint_url=entry.endpoint_url,
-            metadata_types=entry.metadata_types,
-            secrets=[resource.aws_access_key_id or "", resource.aws_secret_access_key or ""],
-            **options,
-        )
-
-
-def shared_s3_client(**settings: Any) -> Any:
-    """The client for these S3ExporterResource settings, built once per process: every item a
-    thread or a cluster worker sends shares one client and its connection pool."""
-    key = repr(sorted(settings.items()))
-    with _CLIENTS_LOCK:
-        if key not in _CLIENTS:
-            _CLIENTS[key] = S3ExporterResource(**settings).get_client()
-        return _CLIENTS[key]
 
 
 class GirderExporterResource(dg.ConfigurableResource):
@@ -154,13 +71,23 @@ def location_secrets(location: Location) -> frozenset[str]:
     )
 
 
-def exporter_resources() -> dict[str, dg.ConfigurableResource]:
-    """The exporter resources, their secrets read through EnvVar when the run starts."""
-    return {
-        "disk_exporter": DiskExporterResource(),
-        "s3_exporter": S3ExporterResource(
-            aws_access_key_id=env_var(SECRET_VARIABLES[0]),
-            aws_secret_access_key=env_var(SECRET_VARIABLES[1]),
-        ),
-        "girder_exporter": GirderExporterResource(api_key=env_var(SECRET_VARIABLES[2])),
-    }
+def exporter_resources(kinds: Iterable[str]) -> dict[str, dg.ConfigurableResource]:
+    """The resources of the exporter kinds the config names (disk, s3, girder), their secrets
+    read through EnvVar when the run starts. dagster-aws is imported only for s3: it is the
+    largest import of a code location."""
+    resources: dict[str, dg.ConfigurableResource] = {}
+    for kind in sorted(set(kinds)):
+        if kind == "disk":
+            resources["disk_exporter"] = DiskExporterResource()
+        elif kind == "girder":
+            resources["girder_exporter"] = GirderExporterResource(
+                api_key=env_var(SECRET_VARIABLES[2])
+            )
+        elif kind == "s3":
+            from hidebound_dagster.s3_exporter_resource import S3ExporterResource
+
+            resources["s3_exporter"] = S3ExporterResource(
+                aws_access_key_id=env_var(SECRET_VARIABLES[0]),
+                aws_secret_access_key=env_var(SECRET_VARIABLES[1]),
+            )
+    return resources

@@ -19,9 +19,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from hidebound_dagster.core.config import S3ExporterConfig
 from hidebound_dagster.core.layout import METADATA_TYPES
 from hidebound_dagster.core.parallel import thread_mapper
-from hidebound_dagster.exporter_resources import S3ExporterResource
 from hidebound_dagster.exporters.errors import ExportError
 from hidebound_dagster.exporters.s3 import S3Exporter, is_transient
+from hidebound_dagster.s3_exporter_resource import S3ExporterResource
 from hidebound_dagster_tests.exporters.staging_fixture import Staging, build_staging
 from hidebound_dagster_tests.services import FailingProxy, S3Server
 
@@ -288,6 +288,6 @@ def test_cluster_workers_build_one_client_each(s3_server: S3Server, bucket: str,
 
 
 def _clients_built() -> int:
-    from hidebound_dagster import exporter_resources
+    from hidebound_dagster import s3_exporter_resource
 
-    return len(exporter_resources._CLIENTS)
+    return len(s3_exporter_resource._CLIENTS)
