@@ -304,7 +304,7 @@ function buildTree() {
           return leaf;
         }
         const details = el("details", {className: "branch"});
-        const label = name + " (" + child.assets + " assets" +
+        const label = name + " (" + child.assets + (child.assets === 1 ? " asset" : " assets") +
           (child.invalid ? ", " + child.invalid + " invalid" : "") + ")";
         details.append(el("summary", {className: child.invalid ? "invalid" : "valid"}, label));
         details.ontoggle = () => {

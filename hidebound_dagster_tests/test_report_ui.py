@@ -403,9 +403,9 @@ def test_report_of_the_example_in_chromium(
                 "raw001 (5 assets, 3 invalid)",
                 "rev001 (3 assets, 1 invalid)",
                 "rnd001 (2 assets, 1 invalid)",
-                "scn001 (1 assets)",
+                "scn001 (1 asset)",
                 "tex001 (2 assets, 1 invalid)",
-                "txr001 (1 assets)",
+                "txr001 (1 asset)",
             ]
         )
         root.locator(":scope > summary").click()  # closed and opened again: drawn once
