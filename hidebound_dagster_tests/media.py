@@ -52,12 +52,14 @@ def write_video(
     codec: str = "libx264",
     timecode: str | None = None,
     audio: bool = False,
+    faststart: bool = False,
 ) -> Path:
-    """A short clip (`.mov`, `.mp4`...), optionally with a start timecode and a silent audio
-    track."""
+    """A short clip (`.mov`, `.mp4`...), optionally with a start timecode, a silent audio track,
+    and its index first (`faststart`: a clip cut short then keeps a readable header)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"

@@ -122,9 +122,11 @@ class Txr001(SequenceSpecification):
 
 
 class Rev001(FileSpecification):
-    """A review clip: an H.264 or ProRes QuickTime or MP4 at a film or video frame rate."""
+    """A review clip: an H.264 or ProRes QuickTime or MP4 at a film or video frame rate, every
+    frame decoding (a clip cut short is rejected even where its index survived)."""
 
     file_traits = {
+        "decodes": traits.video_decodes,  # first: its one open also serves the header traits
         "fps": traits.video_fps,
         "codec": traits.video_codec,
         "width": traits.video_width,
@@ -132,6 +134,7 @@ class Rev001(FileSpecification):
         "frame_count": traits.video_frame_count,
     }
 
+    decodes: Series[bool]
     fps: Series[float] = pa.Field(fps_in=[23.976, 24, 25, 29.97, 30])
     codec: Series[str] = pa.Field(codec_in=["h264", "prores"])
     width: Series[int] = pa.Field(gt=0)

@@ -49,6 +49,14 @@ def image_decodes(path: str | os.PathLike[str]) -> bool:
     return True
 
 
+def video_decodes(path: str | os.PathLike[str]) -> bool:
+    """True when every frame of the first video stream decodes, and as many as the header
+    counts; a clip cut short or damaged raises a TraitError saying which frame. List it first
+    among a spec's video traits: its one open also serves the header traits."""
+    _cached(os.fspath(path), "video data", decode=True)
+    return True
+
+
 def file_size(path: str | os.PathLike[str]) -> int:
     """Size of the file in bytes."""
     return stat_regular(os.fspath(path), "size").st_size
@@ -128,7 +136,7 @@ def _cached(path: str, what: str, decode: bool) -> Any:
     header read first is not enough, a decode first serves later header reads). Failures
     raise and are therefore not cached."""
     info = _known_stat(path) or stat_regular(path, what)  # links are never followed
-    kind = "video" if what == "video header" else "image"
+    kind = "video" if what.startswith("video") else "image"
     key = (kind, path, info.st_mtime_ns, info.st_size)
     with _lock:
         cached = _cache.get(key)
@@ -166,7 +174,7 @@ def _known_stat(path: str) -> os.stat_result | None:
 def _read(kind: str, path: str, size: int, decode: bool) -> ImageHeader | VideoHeader:
     """Read the header with the library that reads this kind of file."""
     if kind == "video":
-        return read_video(path, size)
+        return read_video(path, size, decode)
     if extension(path) in pillow_headers.EXTENSIONS:
         return read_pillow(path, size, decode)
     return read_oiio(path, size, decode)

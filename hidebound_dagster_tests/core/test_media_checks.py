@@ -275,6 +275,7 @@ def clip_rows(fps: float) -> pd.DataFrame:
             "version": [1],
             "asset_path": [CLIP],
             "filename": [CLIP.rpartition("/")[2]],
+            "decodes": [True],
             "fps": [fps],
             "codec": ["h264"],
             "width": [32],

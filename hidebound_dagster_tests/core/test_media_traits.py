@@ -480,3 +480,26 @@ def test_a_rewritten_clip_is_read_again(tmp_path: Path) -> None:
     bump_mtime(path)
     assert traits.video_fps(path) == 25.0
     assert traits.header_cache_info().misses == 2
+
+
+# --- video_decodes ---------------------------------------------------------------------------
+
+
+def test_a_whole_clip_decodes(tmp_path: Path) -> None:
+    assert traits.video_decodes(write_video(tmp_path / "whole.mov", frames=24)) is True
+
+
+def test_a_clip_cut_short_with_its_index_first_reads_but_does_not_decode(tmp_path: Path) -> None:
+    path = truncate(write_video(tmp_path / "cut.mp4", frames=48, faststart=True), 0.7)
+    assert traits.video_frame_count(path) == 48  # the header alone is fooled
+    traits.clear_header_cache()
+    message = error_of(traits.video_decodes, path)
+    assert message.startswith("cannot read video data of cut.mp4: "), message
+    assert "of 48" in message and "\n" not in message
+
+
+def test_a_decode_first_serves_the_video_header_traits(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "clip.mov")
+    traits.video_decodes(path)
+    assert (traits.video_fps(path), traits.video_codec(path)) == (24.0, "h264")
+    assert traits.header_cache_info() == traits.CacheInfo(hits=2, misses=1)

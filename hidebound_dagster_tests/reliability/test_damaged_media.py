@@ -42,6 +42,10 @@ def damaged_ingress(ingress: Path) -> dict[str, str]:
         frame("parts", 1001): (lambda p: truncate(write_multipart_exr(p), 0.5), "damaged"),
         REVIEW.format("empty", "mov"): (lambda p: p.write_bytes(b""), "not a readable video"),
         REVIEW.format("cut", "mp4"): (lambda p: truncate(write_video(p), 0.2), "video header"),
+        REVIEW.format("cut-frames", "mp4"): (
+            lambda p: truncate(write_video(p, frames=48, faststart=True), 0.7),
+            "cannot read video data",
+        ),
         # FFmpeg reads a PNG as a one-image "video": the spec's codec check rejects it
         REVIEW.format("image", "mov"): (lambda p: shutil.copy(EXAMPLE_PNG, p), "codec 'png' fails"),
     }
