@@ -9,6 +9,14 @@ import stat
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+#: A decode refuses larger images before decoding them: decompression bombs, and the bound on
+#: its memory (about 200 MB at 4 bytes a pixel) and time per file. Every reader and the
+#: thumbnails share it.
+DECODE_MAX_PIXELS = 50_000_000
+#: Bits per sample of each pixel type, for files that do not say (both readers name types so).
+BIT_DEPTHS = {"uint8": 8, "int8": 8, "uint16": 16, "int16": 16, "half": 16, "uint32": 32}
+BIT_DEPTHS |= {"int32": 32, "float": 32, "double": 64}
+
 
 class TraitError(ValueError):
     """A trait could not be read from a file; ``str()`` is a one-line message for users."""
@@ -49,6 +57,16 @@ class VideoHeader(NamedTuple):
     pixel_format: str  # yuv420p...
     has_audio: bool
     timecode: str | None
+
+
+def refuse_oversized(width: int, height: int, path: str, parts: int = 1) -> None:
+    """A TraitError, before any pixel is decoded, for images over DECODE_MAX_PIXELS."""
+    if width * height * parts > DECODE_MAX_PIXELS:
+        reason = (
+            f"refused: {width} x {height} pixels is over the decode limit of "
+            f"{DECODE_MAX_PIXELS:,} (a decompression bomb?)"
+        )
+        raise TraitError(message("image data", path, reason))
 
 
 def open_regular(path: str, what: str = "image header") -> BinaryIO:

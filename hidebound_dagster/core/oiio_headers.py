@@ -12,21 +12,18 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from hidebound_dagster.core.headers import (
+    BIT_DEPTHS,
     ImageHeader,
     TraitError,
     describe_os_error,
     message,
     one_line,
+    refuse_oversized,
 )
-from hidebound_dagster.core.pillow_headers import DECODE_MAX_PIXELS, too_many_pixels
 
 if TYPE_CHECKING:
     import numpy as np
     import OpenImageIO as oiio  # noqa: N813 (the name its docs use)
-
-#: OpenImageIO's pixel types whose bit depth is their width, for files that do not say.
-_BIT_DEPTHS = {"uint8": 8, "int8": 8, "uint16": 16, "int16": 16, "half": 16, "uint32": 32}
-_BIT_DEPTHS |= {"int32": 32, "float": 32, "double": 64}
 
 
 def read_oiio(path: str, size: int, decode: bool) -> ImageHeader:
@@ -39,9 +36,9 @@ def read_oiio(path: str, size: int, decode: bool) -> ImageHeader:
 
 
 @contextmanager
-def held_open(path: str, what: str) -> Iterator[None]:
+def held_open(path: str, what: str) -> Iterator[os.stat_result]:
     """OpenImageIO opens by name: hold the file open (never through a link) while it reads, and
-    refuse the result if the name no longer leads to that file afterwards."""
+    refuse the result if the name no longer leads to that file afterwards. Yields its status."""
     try:
         held = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:  # gone or swapped for a link since the caller's stat
@@ -50,7 +47,7 @@ def held_open(path: str, what: str) -> Iterator[None]:
         status = os.fstat(held)
         if not stat.S_ISREG(status.st_mode):
             raise TraitError(message(what, path, "not a regular file"))
-        yield
+        yield status
         if not _same_file(status, path):
             raise TraitError(message(what, path, "replaced while it was read"))
     finally:
@@ -64,13 +61,13 @@ def display_pixels(path: str, longest: int) -> np.ndarray:
     import OpenImageIO as oiio  # noqa: N813
     from OpenImageIO import ImageBufAlgo
 
-    with held_open(path, "image data"):
+    with held_open(path, "image data") as status:
         source = oiio.ImageBuf(path)
         spec = source.spec()
         if source.has_error:
-            raise TraitError(message("image data", path, _reason(source.geterror(), path, 0)))
-        if spec.width * spec.height > DECODE_MAX_PIXELS:
-            raise TraitError(message("image data", path, too_many_pixels(spec.width, spec.height)))
+            reason = _reason(source.geterror(), path, status.st_size)
+            raise TraitError(message("image data", path, reason))
+        refuse_oversized(spec.width, spec.height, path)
         names = list(spec.channelnames)
         shown = tuple(names.index(c) for c in "RGBA" if c in names) or (0,)
         scale = min(1.0, longest / max(spec.width, spec.height))
@@ -132,7 +129,7 @@ def _header(image: oiio.ImageInput) -> ImageHeader:
         channels=first.nchannels,
         channel_names=",".join(name for spec in specs for name in spec.channelnames),
         pixel_type=pixel_type,
-        bit_depth=first.get_int_attribute("oiio:BitsPerSample") or _BIT_DEPTHS.get(pixel_type, 0),
+        bit_depth=first.get_int_attribute("oiio:BitsPerSample") or BIT_DEPTHS.get(pixel_type, 0),
         compression=first.get_string_attribute("compression") or "none",
         parts=len(specs),
         part_names=",".join(filter(None, (spec.get_string_attribute("name") for spec in specs))),
@@ -157,8 +154,7 @@ def _may_have_mip_levels(image: oiio.ImageInput, first: oiio.ImageSpec) -> bool:
 
 def _decode(image: oiio.ImageInput, header: ImageHeader, path: str) -> None:
     """Read every pixel of every part, refusing images over the pixel limit first."""
-    if header.width * header.height * header.parts > DECODE_MAX_PIXELS:
-        raise TraitError(message("image data", path, too_many_pixels(header.width, header.height)))
+    refuse_oversized(header.width, header.height, path, header.parts)
     for part in range(header.parts):
         image.seek_subimage(part, 0)
         if image.read_image() is None:

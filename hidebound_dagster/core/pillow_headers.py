@@ -10,19 +10,18 @@ import time
 from PIL import Image, UnidentifiedImageError
 
 from hidebound_dagster.core.headers import (
+    BIT_DEPTHS,
     ImageHeader,
     TraitError,
     describe_os_error,
     message,
     one_line,
     open_regular,
+    refuse_oversized,
 )
 
 #: Extensions read through Pillow; every other image goes through OpenImageIO.
 EXTENSIONS = frozenset({"png", "jpg", "jpeg"})
-#: A decode refuses larger images before decoding them: decompression bombs, and the bound on
-#: its memory (about 200 MB at 4 bytes a pixel) and time per file.
-DECODE_MAX_PIXELS = 50_000_000
 #: A decode slower than this is reported as an error (Pillow cannot be interrupted mid-decode;
 #: the pixel bound above is what keeps a decode short).
 DECODE_MAX_SECONDS = 30.0
@@ -39,12 +38,11 @@ _SIGNATURES: dict[bytes, str] = {
 # Band names as OpenImageIO names them, so both readers agree on the formats they share.
 _BAND_NAMES = {"L": "Y", "I": "Y", "F": "Y", "1": "Y"}
 _PIXEL_TYPES = {"I;16": "uint16", "I;16B": "uint16", "I;16L": "uint16", "I": "int32", "F": "float"}
-_BIT_DEPTHS = {"uint8": 8, "uint16": 16, "int32": 32, "float": 32}
 
 
 def read_pillow(path: str, size: int, decode: bool) -> ImageHeader:
     """The header of the image at `path` and, with `decode`, every pixel decoded (refusing
-    images over DECODE_MAX_PIXELS first)."""
+    oversized images first)."""
     try:
         with open_regular(path) as handle, Image.open(handle) as image:
             header = _header(image)
@@ -69,7 +67,7 @@ def _header(image: Image.Image) -> ImageHeader:
         channels=len(names),
         channel_names=",".join(names),
         pixel_type=pixel_type,
-        bit_depth=1 if image.mode == "1" else _BIT_DEPTHS[pixel_type],
+        bit_depth=1 if image.mode == "1" else BIT_DEPTHS[pixel_type],
         compression="none",
         parts=1,
         part_names="",
@@ -92,8 +90,7 @@ def _channel_names(image: Image.Image) -> list[str]:
 
 def _decode(image: Image.Image, path: str) -> None:
     """Load every pixel of an opened image, within the pixel and time limits."""
-    if image.width * image.height > DECODE_MAX_PIXELS:
-        raise TraitError(message("image data", path, too_many_pixels(image.width, image.height)))
+    refuse_oversized(image.width, image.height, path)
     start = time.monotonic()
     try:
         image.load()
@@ -104,14 +101,6 @@ def _decode(image: Image.Image, path: str) -> None:
     if seconds > DECODE_MAX_SECONDS:
         reason = f"took {seconds:.0f} s to decode, over the limit of {DECODE_MAX_SECONDS:.0f} s"
         raise TraitError(message("image data", path, reason))
-
-
-def too_many_pixels(width: int, height: int) -> str:
-    """Why an image is refused before decoding."""
-    return (
-        f"refused: {width} x {height} pixels is over the decode limit of "
-        f"{DECODE_MAX_PIXELS:,} (a decompression bomb?)"
-    )
 
 
 def _describe_failure(error: Exception, path: str, size: int) -> str:

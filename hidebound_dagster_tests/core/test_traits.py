@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hidebound_dagster.core import pillow_headers, traits
+from hidebound_dagster.core import headers, traits
 from hidebound_dagster.core.traits import (
     ImageHeader,
     TraitError,
@@ -256,7 +256,7 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = noisy_png(tmp_path / "big.png", (100, 50))
-    monkeypatch.setattr(pillow_headers, "DECODE_MAX_PIXELS", 4_999)
+    monkeypatch.setattr(headers, "DECODE_MAX_PIXELS", 4_999)
     opened: list[str] = []
     real_open = Image.open
     monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append("x") or real_open(*a, **k))
