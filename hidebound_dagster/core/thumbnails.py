@@ -13,9 +13,9 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from hidebound_dagster.core import headers
 from hidebound_dagster.core.headers import TraitError, open_regular
 from hidebound_dagster.core.oiio_headers import display_pixels
-from hidebound_dagster.core.pillow_headers import DECODE_MAX_PIXELS
 from hidebound_dagster.core.traits import extension
 
 SIZE = (128, 128)  # the longest side fits in 128 pixels, aspect kept
@@ -40,17 +40,18 @@ def thumbnail(source: str, cache: str, identity: str | None = None) -> Thumbnail
         name = _name(identity.encode()) if identity is not None else None
         if name is not None and (Path(cache) / name).is_file():
             return Thumbnail(name)
-        with open_regular(source) as handle:
-            data = handle.read()
-        name = name or _name(data)
+        through_oiio = extension(source) in OIIO_EXTENSIONS
+        # OpenImageIO reads the file itself: its bytes are read here only to name the thumbnail
+        data = None if through_oiio and name is not None else _bytes(source)
+        name = name or _name(data or b"")
         target = Path(cache) / name
         if target.is_file():
             return Thumbnail(name)
-        if extension(source) in OIIO_EXTENSIONS:
+        if through_oiio:
             shown = Image.fromarray(display_pixels(source, max(SIZE)))
         else:
-            with Image.open(io.BytesIO(data)) as image:
-                if image.width * image.height > DECODE_MAX_PIXELS:
+            with Image.open(io.BytesIO(data or b"")) as image:
+                if image.width * image.height > headers.DECODE_MAX_PIXELS:
                     return Thumbnail(None, f"{image.width}x{image.height} pixels: too large")
                 image.thumbnail(SIZE)
                 shown = displayable(image)
@@ -69,6 +70,12 @@ def thumbnail(source: str, cache: str, identity: str | None = None) -> Thumbnail
 def thumbnail_chunk(items: list[tuple[str, str | None]], cache: str) -> list[Thumbnail]:
     """Thumbnails of (source, identity) pairs: one task per chunk, not per image."""
     return [thumbnail(source, cache, identity) for source, identity in items]
+
+
+def _bytes(source: str) -> bytes:
+    """The whole file, read without following a link or blocking."""
+    with open_regular(source) as handle:
+        return handle.read()
 
 
 def _name(key: bytes) -> str:
