@@ -181,9 +181,8 @@ def with_missing_channels(
             if check.name != "has_channels" or column not in rows:
                 continue
             wanted = list((check.statistics or {}).get("values", []))
-            failing = failures["message"].str.endswith(f" fails {check.error}") & failures[
-                "message"
-            ].str.startswith(f"{column} ")
+            text = failures["message"]
+            failing = text.str.startswith(f"{column} ") & text.str.endswith(f" fails {check.error}")
             if not failing.any():
                 continue
             held = rows[column].reindex(failures.loc[failing, "row"]).astype("string").fillna("")
