@@ -423,36 +423,40 @@ def counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[str]:
     return reads
 
 
-def test_five_image_traits_read_an_exr_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("write", "reader", "five_traits"),
+    [
+        pytest.param(
+            lambda directory: write_image(directory / "plate.exr"),
+            "read_oiio",
+            [
+                "image_width",
+                "image_height",
+                "image_channel_names",
+                "image_pixel_type",
+                "image_compression",
+            ],
+            id="exr",
+        ),
+        pytest.param(
+            lambda directory: write_video(directory / "edit.mov"),
+            "read_video",
+            ["video_fps", "video_codec", "video_width", "video_height", "video_frame_count"],
+            id="clip",
+        ),
+    ],
+)
+def test_five_traits_read_a_file_once(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    write: Callable[[Path], Path],
+    reader: str,
+    five_traits: list[str],
 ) -> None:
-    path = write_image(tmp_path / "plate.exr")
-    reads = counting(monkeypatch, "read_oiio")
-    for trait in (
-        traits.image_width,
-        traits.image_height,
-        traits.image_channel_names,
-        traits.image_pixel_type,
-        traits.image_compression,
-    ):
-        trait(path)
-    assert (traits.header_cache_info().misses, traits.header_cache_info().hits) == (1, 4)
-    assert reads == [str(path)]
-
-
-def test_five_video_traits_read_a_clip_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = write_video(tmp_path / "edit.mov")
-    reads = counting(monkeypatch, "read_video")
-    for trait in (
-        traits.video_fps,
-        traits.video_codec,
-        traits.video_width,
-        traits.video_height,
-        traits.video_frame_count,
-    ):
-        trait(path)
+    path = write(tmp_path)
+    reads = counting(monkeypatch, reader)
+    for name in five_traits:
+        getattr(traits, name)(path)
     assert (traits.header_cache_info().misses, traits.header_cache_info().hits) == (1, 4)
     assert reads == [str(path)]
 
