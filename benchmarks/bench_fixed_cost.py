@@ -28,7 +28,6 @@ Targets: config <= 2x the floor and < 2 s; search < 2 s; workflow <= 3x the floo
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import shutil
 import statistics
@@ -40,7 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from PIL import Image
+
+from hidebound_dagster_tests.images import write_png
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / ".venv" / "bin"
@@ -91,14 +91,6 @@ def clean_env() -> dict[str, str]:
     }
 
 
-def write_png(path: Path) -> None:
-    """A real 8x8 RGB PNG."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (200, 120, 40)).save(buffer, format="PNG")
-    path.write_bytes(buffer.getvalue())
-
-
 def write_config(workdir: Path) -> Path:
     """A copy of the bundled hidebound.yaml over a 1-file ingress in `workdir`."""
     config = yaml.safe_load((REPO / "hidebound.yaml").read_text())
@@ -107,7 +99,7 @@ def write_config(workdir: Path) -> Path:
     config["specification_files"] = [str(REPO / "specs")]
     [disk] = [e for e in config["exporters"] if e["name"] == "disk"]
     disk["target_directory"] = str(workdir / "exported")
-    write_png(workdir / "ingress" / ASSET_DIR / PNG_NAME)
+    write_png(workdir / "ingress" / ASSET_DIR / PNG_NAME, "RGB", (8, 8))
     path = workdir / "hidebound.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
