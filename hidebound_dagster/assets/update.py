@@ -11,7 +11,8 @@ from hidebound_dagster import markdown
 from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core import summary
 from hidebound_dagster.core.asset_table import build_asset_table, valid_files
-from hidebound_dagster.core.file_table import build_file_table
+from hidebound_dagster.core.file_index import index_path, read_index, spec_versions, write_index
+from hidebound_dagster.core.file_table import update_file_table
 from hidebound_dagster.core.layout import report_directory
 from hidebound_dagster.core.redaction import redacted
 from hidebound_dagster.core.staging import restore_interrupted
@@ -46,23 +47,35 @@ def scan(
         if restored:
             context.log.warning(f"update: put {restored} files of an interrupted move back")
     context.log.info(f"update: scanning {config.ingress_directory}")
+    specs = config.specifications()
+    place = index_path(context.instance.storage_directory(), context.asset_key.path)
+    index, unusable = read_index(place, spec_versions(specs))
+    if unusable:
+        context.log.warning(f"update: {unusable}")
     with dask.mapper(config.dask) as mapper:
-        table = build_file_table(
+        table, reads = update_file_table(
             config.ingress_directory,
-            config.specifications(),
+            specs,
             config.include_regex,
             config.exclude_regex,
             mapper=mapper,
             chunks=config.dask.num_partitions,
             log=context.log.info,
             follow_symlinks=config.follow_symlinks,
+            index=index,
         )
+    write_index(place, table, index.versions)
     counts = summary.file_counts(table)
-    context.log.info(f"update: file table done: {counts}")
+    context.log.info(
+        f"update: file table done: {counts}; {reads.read} files read, "
+        f"{reads.reused} unchanged taken from the file index"
+    )
     return dg.Output(
         table,
         metadata={
             **counts,
+            "files_read": reads.read,
+            "files_reused": reads.reused,
             "config": dg.MetadataValue.md(f"```yaml\n{hidebound.shown()}```"),
             "problem_files": dg.MetadataValue.md(markdown.table(summary.problem_files(table))),
         },

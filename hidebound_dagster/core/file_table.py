@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from hidebound_dagster.core import naming
+from hidebound_dagster.core.file_index import FileIndex, reusable
 from hidebound_dagster.core.identity import Identity, checked_status, identities, ids
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
 from hidebound_dagster.core.progress import Progress
@@ -112,6 +113,13 @@ def join_errors(parts: list[pd.Series]) -> pd.Series:
     return joined.astype(object).where(joined.notna(), None)
 
 
+class Reads(NamedTuple):
+    """How an update came by its rows: files parsed and read now, files taken from the index."""
+
+    read: int
+    reused: int
+
+
 def build_file_table(
     ingress: Path,
     specs: Mapping[str, type[Specification]],
@@ -124,13 +132,67 @@ def build_file_table(
 ) -> pd.DataFrame:
     """Scan ingress and return one row per selected entry: name fields, traits, asset path,
     and a `file_error` that says everything wrong with it (None when nothing is)."""
+    return update_file_table(
+        ingress, specs, include_regex, exclude_regex, mapper, chunks, log, follow_symlinks
+    )[0]
+
+
+def update_file_table(
+    ingress: Path,
+    specs: Mapping[str, type[Specification]],
+    include_regex: str = "",
+    exclude_regex: str = r"\.DS_Store",
+    mapper: Mapper = serial_map,
+    chunks: int = 16,
+    log: Callable[[str], None] | None = None,
+    follow_symlinks: LinkPolicy = "never",
+    index: FileIndex | None = None,
+) -> tuple[pd.DataFrame, Reads]:
+    """The file table, taking the rows of files the index holds unchanged from it instead of
+    parsing and reading them again; and how many files were read and reused."""
     scanned = select(scan_directory(ingress, follow_symlinks), include_regex, exclude_regex)
     files = identify(scanned, ingress, specs)
+    reuse = reusable(files, index) if index is not None else pd.Series(False, index=files.index)
+    fresh = by_specification(files[~reuse], specs)
     parts = [
         parse_spec_rows(spec, rows).join(trait_table(spec, readable(rows), mapper, chunks, log))
-        for spec, rows in by_specification(files, specs)
+        for spec, rows in fresh
     ]
-    return assemble(files, parts)
+    if index is not None:
+        parts += indexed_parts(files[reuse], index.rows, specs)
+    read = sum(len(readable(rows)) for _, rows in fresh)
+    return assemble(files, parts), Reads(read=read, reused=int(reuse.sum()))
+
+
+def derived_columns(spec: type[Specification]) -> list[str]:
+    """The columns parse_spec_rows and trait_table derive for a file of this specification."""
+    fields = [f for f in spec.filename_fields if f not in ("specification", "extension")]
+    path_error = ["path_error"] if spec.asset_type != "file" else []
+    traits = [*spec.file_traits, *(f"{name}_error" for name in spec.file_traits)]
+    return [
+        *fields,
+        "filename_error",
+        "asset_name",
+        "asset_path",
+        "asset_type",
+        *path_error,
+        *traits,
+    ]
+
+
+def indexed_parts(
+    files: pd.DataFrame, indexed: pd.DataFrame, specs: Mapping[str, type[Specification]]
+) -> list[pd.DataFrame]:
+    """The derived columns of unchanged files, taken from their indexed rows. A trait error
+    column comes along only where one of these rows has such an error, as a fresh read gives."""
+    rows = indexed.set_index("filepath_relative")
+    parts = []
+    for spec, group in by_specification(files, specs):
+        errors = [f"{name}_error" for name in spec.file_traits]
+        columns = [c for c in derived_columns(spec) if c in rows or c not in errors]
+        part = rows.loc[group["filepath_relative"], columns].set_axis(group.index)
+        parts.append(part.drop(columns=[c for c in errors if c in part and part[c].isna().all()]))
+    return parts
 
 
 def identify(

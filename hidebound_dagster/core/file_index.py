@@ -1,0 +1,127 @@
+"""The persisted file index: the last file table with the code version of the specification
+that derived each row, so an update re-parses and re-reads only files that are new or changed.
+
+A row is reused when its file is the same (path, size, mtime_ns, device, inode, link target,
+path read) and the specification that would read it now has the version that read it then.
+A specification's version digests its own source (its class and any user base classes, its
+trait functions) with the source of the product's core and the versions of the libraries that
+read files, so a change to any of them invalidates exactly the rows it could change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from hidebound_dagster.core.layout import table_path, tables_directory
+from hidebound_dagster.core.schemas import FILE_TABLE, SchemaError, arrow_fields, conform
+from hidebound_dagster.core.specification import Specification
+from hidebound_dagster.core.tables import read_table, write_table
+
+INDEX_TABLE = "file_index"  # stored beside the tables of its location
+VERSION_COLUMN = "spec_version"
+#: What makes a scanned entry the same file as an indexed one.
+SAME_FILE = ["filepath", "size", "mtime_ns", "device", "inode", "link_target", "specification"]
+#: Libraries whose results land in the table (readers, parsing, Arrow round trips).
+LIBRARIES = ("pandas", "pyarrow", "pandera", "pillow", "openimageio", "av", "numpy")
+CORE = Path(__file__).parent
+#: Modules of a specification's base classes that are not the user's own code.
+NOT_USER_CODE = {"hidebound_dagster", "pandera", "builtins", "typing", "pydantic", "abc"}
+
+
+@dataclass(frozen=True)
+class FileIndex:
+    """The indexed rows (by relative path) and the specification versions in force now."""
+
+    rows: pd.DataFrame
+    versions: Mapping[str, str]
+
+
+@cache
+def code_version() -> str:
+    """A digest of the product's core sources and the reading libraries' versions."""
+    hasher = hashlib.sha256()
+    for path in sorted(CORE.glob("*.py")):
+        hasher.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in LIBRARIES:
+        try:
+            hasher.update(f"{name}=={metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            hasher.update(f"{name} absent".encode())
+    return hasher.hexdigest()
+
+
+def source(thing: Callable[..., Any] | type) -> str:
+    """The source of a class or function, or its qualified name where there is none."""
+    name = f"{getattr(thing, '__module__', '')}.{getattr(thing, '__qualname__', repr(thing))}"
+    if name.startswith("hidebound_dagster."):  # covered by code_version
+        return name
+    try:
+        return name + "\n" + inspect.getsource(thing)
+    except (OSError, TypeError):
+        return name
+
+
+def spec_version(spec: type[Specification]) -> str:
+    """The code version of one specification: everything that decides the rows it derives."""
+    own = [cls for cls in spec.__mro__ if cls.__module__.split(".")[0] not in NOT_USER_CODE]
+    parts = [code_version(), *map(source, own)]
+    parts += [f"{name}={source(trait)}" for name, trait in spec.file_traits.items()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def spec_versions(specs: Mapping[str, type[Specification]]) -> dict[str, str]:
+    return {token: spec_version(spec) for token, spec in specs.items()}
+
+
+def reusable(files: pd.DataFrame, index: FileIndex) -> pd.Series:
+    """Which scanned files have an indexed row that may stand for them, as a boolean mask."""
+    indexed = index.rows
+    if indexed.empty or files.empty:
+        return pd.Series(False, index=files.index)
+    current = files["specification"].map(dict(index.versions)).astype(object)
+    found = files[["filepath_relative"]].join(
+        indexed.set_index("filepath_relative")[[*SAME_FILE, VERSION_COLUMN]], on="filepath_relative"
+    )
+    same = pd.Series(True, index=files.index)
+    for column in SAME_FILE:
+        now, then = files[column].astype(object), found[column].astype(object)
+        same &= (now == then).fillna(False).astype(bool) | (now.isna() & then.isna())
+    same &= (found[VERSION_COLUMN].astype(object) == current).fillna(False).astype(bool)
+    return same & files["scan_error"].isna() & files["spec_error"].isna()
+
+
+def index_path(storage_directory: str | Path, file_table_key: Sequence[str]) -> Path:
+    """Where the index of the location whose file table has this asset key is stored."""
+    return table_path(tables_directory(storage_directory), [*file_table_key[:-1], INDEX_TABLE])
+
+
+def read_index(path: Path, versions: Mapping[str, str]) -> tuple[FileIndex, str | None]:
+    """The index stored at `path` (empty when there is none yet) and, when one was there but
+    cannot be used, why: an unusable index costs a full update, never a wrong row."""
+    empty = FileIndex(pd.DataFrame(columns=[*FILE_TABLE, VERSION_COLUMN]), versions)
+    if not path.exists():
+        return empty, None
+    try:
+        rows = conform(read_table(path), {**FILE_TABLE, VERSION_COLUMN: "text"}, "file index")
+    except (OSError, SchemaError, pa.ArrowException) as error:
+        return empty, f"file index {path} not used ({error}): every file is read again"
+    return FileIndex(rows, versions), None
+
+
+def write_index(path: Path, table: pd.DataFrame, versions: Mapping[str, str]) -> None:
+    """Store the file table as the index, each row with the version of the spec that read it."""
+    known = table["spec_error"].isna()
+    version = table["specification"].map(dict(versions)).where(known, None).astype(object)
+    indexed = table.assign(**{VERSION_COLUMN: version})
+    schema = {**FILE_TABLE, VERSION_COLUMN: "text"}
+    write_table(indexed, path, arrow_fields(indexed, schema))
