@@ -8,20 +8,13 @@ import pandas as pd
 
 from hidebound_dagster import markdown
 from hidebound_dagster.asset_keys import Keys
+from hidebound_dagster.core.incremental import stage_incremental
 from hidebound_dagster.core.layout import Staging
-from hidebound_dagster.core.manifest import write_manifest
-from hidebound_dagster.core.metadata import (
-    asset_records,
-    data_time,
-    file_records,
-    file_table_for_metadata,
-    write_metadata,
-)
-from hidebound_dagster.core.staging import StagingError, stage_content, stageable
+from hidebound_dagster.core.metadata import describe_incremental, describe_rebuild
+from hidebound_dagster.core.staging import StagingError, stage_rebuild
 from hidebound_dagster.resources import DaskResource, HideboundResource
 
 EVERY_VALID_ASSET_STAGED = "every_valid_asset_staged"
-CHANGED_WHILE_STAGED = "left out: a file changed while it was being copied"
 CREATE: dict[str, Any] = {"group_name": "create", "owners": ["team:pipeline"]}
 
 
@@ -33,18 +26,19 @@ def stage(
 ) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
     """Every file of every valid asset, copied or moved into `staging/content` under its path
     relative to ingress; an asset with a file gone or changed since update is left out whole,
-    and said so (a warning check on the asset)."""
+    and said so (a warning check on the asset). With `staging: incremental`, assets staged
+    before and unchanged are left untouched, and the table holds what is staged now."""
     config = hidebound.config
     content = Staging(config.staging_directory).content
-    files, skipped = stageable(validated_assets)
     context.log.info(
-        f"create: {config.write_mode} {len(files)} files of "
-        f"{files['asset_path'].nunique()} assets into {content}"
+        f"create: {config.staging} {config.write_mode} of "
+        f"{validated_assets['asset_path'].nunique()} valid assets into {content}"
     )
+    run = stage_incremental if config.staging == "incremental" else stage_rebuild
     try:
         with dask.mapper(config.dask) as mapper:
-            digests = stage_content(
-                files,
+            staged = run(
+                validated_assets,
                 config.ingress_directory,
                 config.staging_directory,
                 config.write_mode,
@@ -55,12 +49,26 @@ def stage(
             )
     except (StagingError, OSError) as error:
         raise dg.Failure(description=f"create failed, nothing half-written: {error}") from None
-    changed = files.loc[digests.isna(), ["asset_path"]].drop_duplicates()
-    skipped = pd.concat([skipped, changed.assign(error=CHANGED_WHILE_STAGED)], ignore_index=True)
-    files = files[digests.notna()].assign(sha256=digests.dropna()).reset_index(drop=True)
+    files, skipped = staged.files, staged.skipped
     for line in skipped.itertuples():
         context.log.warning(f"create: not staged: {line.asset_path}: {line.error}")
-    context.log.info(f"create: staged {len(files)} files")
+    counts = {
+        "assets_unchanged": staged.assets_unchanged,
+        "assets_staged": staged.assets_staged,
+        "assets_removed": staged.assets_removed,
+        "files_copied": staged.files_copied,
+        "files_removed": staged.files_removed,
+    }
+    context.log.info(
+        f"create: staged {len(files)} files"
+        + (
+            f"; {staged.assets_unchanged} assets unchanged (not copied, not hashed), "
+            f"{staged.assets_staged} staged ({staged.files_copied} files), "
+            f"{staged.assets_removed} removed ({staged.files_removed} files)"
+            if config.staging == "incremental"
+            else ""
+        )
+    )
     yield dg.Output(
         files,
         metadata={
@@ -68,6 +76,8 @@ def stage(
             "files": len(files),
             "bytes": int(files["size"].sum()),
             "write_mode": config.write_mode,
+            "staging": config.staging,
+            **(counts if config.staging == "incremental" else {}),
             "content": dg.MetadataValue.path(str(content)),
             "not_staged": len(skipped),
             "not_staged_assets": dg.MetadataValue.md(markdown.table(skipped)),
@@ -91,26 +101,28 @@ def describe(
     context: dg.AssetExecutionContext, hidebound: HideboundResource, staged_content: pd.DataFrame
 ) -> dg.MaterializeResult:
     """Per-asset and per-file JSON, and the asset and file chunks, under `staging/metadata`,
-    then the staging manifest that exports are recorded against."""
+    then the staging manifest that exports are recorded against. With `staging: incremental`,
+    only the JSON that differs from what was written is rewritten."""
     config = hidebound.config
     layout = Staging(config.staging_directory)
-    table = file_table_for_metadata(
-        staged_content, config.specifications(), config.staging_directory
-    )
-    files = file_records(table)
-    assets = asset_records(files)
+    write = describe_incremental if config.staging == "incremental" else describe_rebuild
     try:
-        write_metadata(config.staging_directory, files, assets, data_time(staged_content))
-        manifest = write_manifest(layout, staged_content)
+        described = write(config.staging_directory, staged_content, config.specifications())
     except (OSError, ValueError) as error:
         raise dg.Failure(description=f"cannot write metadata: {error}") from None
-    context.log.info(f"create: wrote metadata of {len(assets)} assets and {len(files)} files")
+    context.log.info(
+        f"create: wrote metadata of {described.assets} assets and {described.files} files "
+        f"(JSON rewritten: {described.assets_rewritten} assets, {described.files_rewritten} "
+        "files)"
+    )
     return dg.MaterializeResult(
         metadata={
-            "assets": len(assets),
-            "files": len(files),
+            "assets": described.assets,
+            "files": described.files,
+            "assets_rewritten": described.assets_rewritten,
+            "files_rewritten": described.files_rewritten,
             "metadata": dg.MetadataValue.path(str(layout.metadata)),
-            "content_digest": manifest.content_digest,
+            "content_digest": described.content_digest,
         }
     )
 

@@ -226,6 +226,9 @@ class HideboundConfig(Strict):
     exclude_regex: str = r"\.DS_Store"
     follow_symlinks: Literal["never", "within"] = "never"
     write_mode: Literal["copy", "move"] = "copy"
+    #: rebuild: create clears the staging and stages everything; incremental: create
+    #: reconciles it with the new verdicts, copying only what is new or changed
+    staging: Literal["rebuild", "incremental"] = "rebuild"
     dask: DaskConfig = DaskConfig()
     workflow: list[WorkflowStep] = list(WORKFLOW_STEPS)
     redact_regex: str = r"(_key|_id|_token|url)$"
@@ -482,6 +485,7 @@ ENV_SCALAR_KEYS = (
     "include_regex",
     "exclude_regex",
     "write_mode",
+    "staging",
     "redact_regex",
     "redact_hash",
     "settle_seconds",

@@ -17,6 +17,7 @@ MetadataType = Literal["asset", "file", "asset-chunk", "file-chunk"]  # the dirs
 METADATA_TYPES: tuple[MetadataType, ...] = ("asset", "file", "asset-chunk", "file-chunk")
 PARTIAL = ".partial"  # suffix of a cross-filesystem move still in flight
 MANIFEST = ".manifest.json"  # what the last create staged, as digests
+STAGED = ".staged.parquet"  # per staged file: its source identity, sha256, staged identity
 EXPORTS = ".exports"  # one record per exporter: which manifest it took
 LEASE = ".lease"  # the run that holds the staging directory
 DELETING = ".deleting"  # content on its way out (already cleared to go)
@@ -45,6 +46,11 @@ class Staging:
         return self.root / MANIFEST
 
     @property
+    def staged(self) -> Path:
+        """The record of what is really staged, file by file (incremental staging reads it)."""
+        return self.root / STAGED
+
+    @property
     def exports(self) -> Path:
         return self.root / EXPORTS
 
@@ -60,6 +66,10 @@ class Staging:
         """The directory of one metadata type (see METADATA_TYPES)."""
         return self.metadata / kind
 
+    def metadata_file(self, kind: str, record_id: str) -> Path:
+        """The JSON of one asset or file (kind "asset" or "file") by its id."""
+        return self.metadata / kind / f"{record_id}.json"
+
     def work_dir(self, name: str) -> Path:
         """A fresh hidden directory beside `name`, built up and then swapped in whole."""
         return self.root / f".{name}-{uuid.uuid4().hex[:8]}"
@@ -72,12 +82,13 @@ class Staging:
     def leftovers(self) -> list[Path]:
         """What a killed create, metadata write or delete left: work directories (and the old
         trees they replaced), content being deleted, a record's temporary file."""
-        patterns = [f".{CONTENT}-*", f".{METADATA}-*", f"{DELETING}-*", f".{MANIFEST}.*.tmp"]
+        patterns = [f".{CONTENT}-*", f".{METADATA}-*", f"{DELETING}-*"]
+        patterns += [f".{MANIFEST}.*.tmp", f".{STAGED}.*.tmp"]
         return [path for pattern in patterns for path in self.root.glob(pattern)]
 
     def owned(self) -> list[Path]:
         """Everything delete removes: the content, the metadata and the records about them."""
-        return [self.content, self.metadata, self.manifest, self.exports]
+        return [self.content, self.metadata, self.manifest, self.exports, self.staged]
 
 
 def tables_directory(storage_directory: str | Path) -> Path:

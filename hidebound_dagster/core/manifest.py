@@ -13,9 +13,10 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -84,20 +85,33 @@ def read_manifest(staging: Staging) -> Manifest | None:
         return None
 
 
-def write_json(path: Path, data: object) -> None:
-    """Write JSON to a temporary name, fsync, then rename: never half a record."""
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file to a temporary name, fsync, then rename: never half a record."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with temporary.open("w") as handle:
-        json.dump(data, handle)
+    with temporary.open("wb") as handle:
+        write(handle)
         handle.flush()
         os.fsync(handle.fileno())
     temporary.replace(path)
 
 
-def clear_records(staging: Staging) -> None:
-    """Forget what was staged and exported: the next content is not covered by old exports."""
+def write_json(path: Path, data: object) -> None:
+    """Write JSON atomically (see write_atomically)."""
+    write_atomically(path, lambda handle: handle.write(json.dumps(data).encode()))
+
+
+def clear_exports(staging: Staging) -> None:
+    """Forget the manifest and who exported it: the staging claims nothing until the next
+    manifest, and old exports never cover new content."""
     staging.manifest.unlink(missing_ok=True)
     shutil.rmtree(staging.exports, ignore_errors=True)
+
+
+def clear_records(staging: Staging) -> None:
+    """Forget what was staged and exported: the manifest, the export records and the record of
+    the staged files."""
+    clear_exports(staging)
+    staging.staged.unlink(missing_ok=True)
 
 
 def record_export(staging: Staging, exporter: str, manifest: Manifest) -> None:

@@ -16,7 +16,8 @@ import os
 import shutil
 import stat
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
 from hidebound_dagster.core.progress import Progress
 
 COPY_BUFFER = 1 << 20
+CHANGED_WHILE_STAGED = "left out: a file changed while it was being copied"
 
 
 class StagingError(RuntimeError):
@@ -189,21 +191,26 @@ def restore_interrupted(ingress: Path, staging: Path) -> int:
     content = Staging(staging).content
     if complete(staging) or not content.is_dir():
         return 0
-    restored = 0
-    for path in sorted(p for p in content.rglob("*") if p.is_file()):
-        relative = path.relative_to(content)
-        original = ingress / relative
-        if path.name.endswith(PARTIAL):
-            path.unlink()  # a partial copy: its source was never removed
-        elif original.exists():
-            if sha256_file(original) == sha256_file(path):
-                path.unlink()
-        else:
-            original.parent.mkdir(parents=True, exist_ok=True)
-            move_file(path, original)
-            restored += 1
+    paths = sorted(p for p in content.rglob("*") if p.is_file())
+    restored = sum(put_back(path, ingress / path.relative_to(content)) for path in paths)
     remove_empty_directories(content, keep_root=False)
     return restored
+
+
+def put_back(path: Path, original: Path) -> bool:
+    """Undo the move of one staged file to `original` in ingress; True when it was moved back.
+    A partial copy is dropped (its source was never removed), and so is a file whose original
+    holds the same bytes; a file whose original now holds other bytes stays (the only copy)."""
+    if path.name.endswith(PARTIAL):
+        path.unlink()
+    elif original.exists():
+        if sha256_file(original) == sha256_file(path):
+            path.unlink()
+    else:
+        original.parent.mkdir(parents=True, exist_ok=True)
+        move_file(path, original)
+        return True
+    return False
 
 
 def remove_empty_directories(root: Path, keep_root: bool = True) -> None:
@@ -347,3 +354,61 @@ def remove_empty_parents(directory: Path, stop: Path) -> None:
         except OSError:
             return
         directory = directory.parent
+
+
+def remove_files(root: Path, relative_paths: Iterable[str]) -> int:
+    """Remove these files (or links) under root, and the directories that leaves empty, up to
+    root; returns how many were there."""
+    removed = 0
+    for relative in relative_paths:
+        try:
+            (root / relative).unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+        remove_empty_parents((root / relative).parent, root)
+    return removed
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What a create staged: the files it describes (the table's rows, with sha256), the valid
+    assets it left out (asset_path, error), and how much it did."""
+
+    files: pd.DataFrame
+    skipped: pd.DataFrame
+    assets_unchanged: int = 0  # staged before and left untouched: not copied, not hashed
+    assets_staged: int = 0  # copied or moved in by this create
+    assets_removed: int = 0  # staged before, removed (vanished, invalid or changed and left out)
+    files_copied: int = 0
+    files_removed: int = 0
+
+
+def with_digests(
+    files: pd.DataFrame, digests: pd.Series, skipped: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The files that were staged, with their sha256, and the skipped assets plus those left
+    out because a file changed during the copy (its digest is None)."""
+    changed = files.loc[digests.isna(), ["asset_path"]].drop_duplicates()
+    skipped = pd.concat([skipped, changed.assign(error=CHANGED_WHILE_STAGED)], ignore_index=True)
+    staged = files[digests.notna()].assign(sha256=digests.dropna()).reset_index(drop=True)
+    return staged, skipped
+
+
+def stage_rebuild(
+    files: pd.DataFrame,
+    ingress: Path,
+    staging: Path,
+    write_mode: str,
+    mapper: Mapper = serial_map,
+    chunks: int = 16,
+    log: Callable[[str], None] | None = None,
+    exporters: Sequence[str] = (),
+) -> Staged:
+    """Clear and rebuild: stage every valid file afresh (see stage_content); an asset with a
+    file gone or changed since update is left out whole."""
+    valid, skipped = stageable(files)
+    digests = stage_content(valid, ingress, staging, write_mode, mapper, chunks, log, exporters)
+    staged, skipped = with_digests(valid, digests, skipped)
+    assets = int(staged["asset_path"].nunique())
+    return Staged(staged, skipped, assets_staged=assets, files_copied=len(staged))
