@@ -11,9 +11,9 @@ from hidebound_dagster import markdown
 from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core import summary
 from hidebound_dagster.core.asset_table import build_asset_table, valid_files
-from hidebound_dagster.core.file_index import index_path, read_index, spec_versions, write_index
+from hidebound_dagster.core.file_index import INDEX_TABLE, read_index, spec_versions, write_index
 from hidebound_dagster.core.file_table import update_file_table
-from hidebound_dagster.core.layout import report_directory
+from hidebound_dagster.core.layout import report_directory, table_path, tables_directory
 from hidebound_dagster.core.redaction import redacted
 from hidebound_dagster.core.staging import restore_interrupted
 from hidebound_dagster.report import write_report
@@ -48,7 +48,8 @@ def scan(
             context.log.warning(f"update: put {restored} files of an interrupted move back")
     context.log.info(f"update: scanning {config.ingress_directory}")
     specs = config.specifications()
-    place = index_path(context.instance.storage_directory(), context.asset_key.path)
+    tables = tables_directory(context.instance.storage_directory())
+    place = table_path(tables, [*context.asset_key.path[:-1], INDEX_TABLE])  # beside its tables
     index, unusable = read_index(place, spec_versions(specs))
     if unusable:
         context.log.warning(f"update: {unusable}")

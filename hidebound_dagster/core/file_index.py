@@ -10,9 +10,10 @@ read files, so a change to any of them invalidates exactly the rows it could cha
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -22,7 +23,6 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from hidebound_dagster.core.layout import table_path, tables_directory
 from hidebound_dagster.core.schemas import FILE_TABLE, SchemaError, arrow_fields, conform
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.tables import read_table, write_table
@@ -34,6 +34,7 @@ SAME_FILE = ["filepath", "size", "mtime_ns", "device", "inode", "link_target", "
 #: Libraries whose results land in the table (readers, parsing, Arrow round trips).
 LIBRARIES = ("pandas", "pyarrow", "pandera", "pillow", "openimageio", "av", "numpy")
 CORE = Path(__file__).parent
+CORE_PACKAGE = "hidebound_dagster.core"
 #: Modules of a specification's base classes that are not the user's own code.
 NOT_USER_CODE = {"hidebound_dagster", "pandera", "builtins", "typing", "pydantic", "abc"}
 
@@ -48,16 +49,30 @@ class FileIndex:
 
 @cache
 def code_version() -> str:
-    """A digest of the product's core sources and the reading libraries' versions."""
+    """A digest of the sources of the core modules the file table is built with (its imports,
+    transitively) and of the reading libraries' versions."""
     hasher = hashlib.sha256()
-    for path in sorted(CORE.glob("*.py")):
-        hasher.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in sorted(imported_core_modules("file_table")):
+        hasher.update(name.encode() + b"\0" + (CORE / f"{name}.py").read_bytes())
     for name in LIBRARIES:
         try:
             hasher.update(f"{name}=={metadata.version(name)}".encode())
         except metadata.PackageNotFoundError:
             hasher.update(f"{name} absent".encode())
     return hasher.hexdigest()
+
+
+def imported_core_modules(name: str, found: set[str] | None = None) -> set[str]:
+    """The core module `name` and every core module it imports, transitively."""
+    found = found if found is not None else set()
+    found.add(name)
+    for node in ast.walk(ast.parse((CORE / f"{name}.py").read_bytes())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(CORE_PACKAGE):
+            module = (node.module or "").removeprefix(CORE_PACKAGE).lstrip(".")
+            for imported in [module] if module else [alias.name for alias in node.names]:
+                if imported not in found:
+                    imported_core_modules(imported, found)
+    return found
 
 
 def source(thing: Callable[..., Any] | type) -> str:
@@ -98,11 +113,6 @@ def reusable(files: pd.DataFrame, index: FileIndex) -> pd.Series:
         same &= (now == then).fillna(False).astype(bool) | (now.isna() & then.isna())
     same &= (found[VERSION_COLUMN].astype(object) == current).fillna(False).astype(bool)
     return same & files["scan_error"].isna() & files["spec_error"].isna()
-
-
-def index_path(storage_directory: str | Path, file_table_key: Sequence[str]) -> Path:
-    """Where the index of the location whose file table has this asset key is stored."""
-    return table_path(tables_directory(storage_directory), [*file_table_key[:-1], INDEX_TABLE])
 
 
 def read_index(path: Path, versions: Mapping[str, str]) -> tuple[FileIndex, str | None]:

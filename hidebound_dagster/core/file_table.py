@@ -165,19 +165,13 @@ def update_file_table(
 
 
 def derived_columns(spec: type[Specification]) -> list[str]:
-    """The columns parse_spec_rows and trait_table derive for a file of this specification."""
+    """What an indexed row gives a file of this specification: the columns parse_spec_rows
+    and trait_table derive, and its ids."""
     fields = [f for f in spec.filename_fields if f not in ("specification", "extension")]
     path_error = ["path_error"] if spec.asset_type != "file" else []
     traits = [*spec.file_traits, *(f"{name}_error" for name in spec.file_traits)]
-    return [
-        *fields,
-        "filename_error",
-        "asset_name",
-        "asset_path",
-        "asset_type",
-        *path_error,
-        *traits,
-    ]
+    named = ["filename_error", "asset_name", "asset_path", "asset_type", *path_error]
+    return [*fields, *named, *traits, "file_id", "asset_id"]
 
 
 def indexed_parts(
@@ -231,9 +225,20 @@ def assemble(files: pd.DataFrame, parts: list[pd.DataFrame]) -> pd.DataFrame:
     table["file_error"] = join_errors(
         [table[column] for column in FILE_ERRORS] + [trait_errors(table, traits)]
     )
-    table["file_id"] = ids(table["filepath_relative"])
-    table["asset_id"] = ids(table["asset_path"])
+    table["file_id"] = ids_where_missing(table, "file_id", "filepath_relative")
+    table["asset_id"] = ids_where_missing(table, "asset_id", "asset_path")
     return conform(order_columns(table), FILE_TABLE, "file_table")
+
+
+def ids_where_missing(table: pd.DataFrame, column: str, paths: str) -> pd.Series:
+    """The id column, computed from `paths` only where rows taken from the index lack it."""
+    if column not in table:
+        return ids(table[paths])
+    known = table[column].astype(object)
+    known = known.where(known.notna(), None)
+    missing = known.isna() & table[paths].notna()
+    known[missing] = ids(table.loc[missing, paths])
+    return known
 
 
 LEADING = [

@@ -255,3 +255,12 @@ def test_an_index_of_an_unknown_spec_version_is_not_used(project: Project) -> No
     stale = FileIndex(index.rows, dict.fromkeys(specs, "0000000000000000"))
     _, reads = update_file_table(project.ingress, specs, index=stale)
     assert reads == Reads(read=6, reused=0)
+
+
+def test_the_code_version_covers_the_readers_and_not_the_staging() -> None:
+    """Every module that parses names or reads files is in the digest; staging code is not,
+    so changing how files are staged never costs a re-read."""
+    modules = file_index.imported_core_modules("file_table")
+    readers = {"naming", "specification", "traits", "pillow_headers", "oiio_headers"}
+    assert readers | {"video_headers", "scan", "identity", "file_table"} <= modules
+    assert not {"staging", "layout", "metadata", "manifest", "config"} & modules
