@@ -247,7 +247,7 @@ def phased_core(ingress: Path, specs: dict[str, Any], partitions: int) -> tuple[
             traits = trait_table(spec, readable(rows), mapper, config.num_partitions)
             clock.lap("traits")
             parts.append(parsed.join(traits))
-    files = assemble(files, parts)
+    files = assemble(files, parts, sorted({t for spec in specs.values() for t in spec.file_traits}))
     clock.lap("assemble")
     assets = group_assets(files)
     clock.lap("group")

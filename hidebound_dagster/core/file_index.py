@@ -2,7 +2,8 @@
 that derived each row, so an update re-parses and re-reads only files that are new or changed.
 
 A row is reused when its file is the same (path, size, mtime_ns, device, inode, link target,
-path read) and the specification that would read it now has the version that read it then.
+path read) and the specification that would read it now has the version that read it then;
+rows whose traits failed are never reused.
 A specification's version digests its own source (its class and any user base classes, its
 trait functions) with the source of the product's core and the versions of the libraries that
 read files, so a change to any of them invalidates exactly the rows it could change.
@@ -23,7 +24,13 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from hidebound_dagster.core.schemas import FILE_TABLE, SchemaError, arrow_fields, conform
+from hidebound_dagster.core.schemas import (
+    FILE_TABLE,
+    SchemaError,
+    arrow_fields,
+    conform,
+    trait_error_columns,
+)
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.tables import read_table, write_table
 
@@ -129,8 +136,11 @@ def read_index(path: Path, versions: Mapping[str, str]) -> tuple[FileIndex, str 
 
 
 def write_index(path: Path, table: pd.DataFrame, versions: Mapping[str, str]) -> None:
-    """Store the file table as the index, each row with the version of the spec that read it."""
-    known = table["spec_error"].isna()
+    """Store the file table as the index, each row with the version of the spec that read it.
+    A row whose traits failed gets no version, so its file is read again next time: the cause
+    (a permission, a file system hiccup) may be gone without the file changing."""
+    failed = table[trait_error_columns(table.columns)].notna().any(axis=1)
+    known = table["spec_error"].isna() & ~failed
     version = table["specification"].map(dict(versions)).where(known, None).astype(object)
     indexed = table.assign(**{VERSION_COLUMN: version})
     schema = {**FILE_TABLE, VERSION_COLUMN: "text"}

@@ -15,13 +15,11 @@ from hidebound_dagster.core.identity import Identity, checked_status, identities
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
 from hidebound_dagster.core.progress import Progress
 from hidebound_dagster.core.scan import LinkPolicy, scan_directory, select
-from hidebound_dagster.core.schemas import FILE_TABLE, conform
+from hidebound_dagster.core.schemas import FILE_ERRORS, FILE_TABLE, conform, trait_error_columns
 from hidebound_dagster.core.specification import Specification, asset_path_errors
 from hidebound_dagster.core.traits import known_status
 
 NAME_FIELDS = [field for field in naming.FIELDS if field != "extension"]
-#: Errors about the file itself, in the order they are reported; trait errors follow.
-FILE_ERRORS = ["scan_error", "spec_error", "filename_error", "path_error"]
 
 
 def read_traits(
@@ -161,7 +159,8 @@ def update_file_table(
     if index is not None:
         parts += indexed_parts(files[reuse], index.rows, specs)
     read = sum(len(readable(rows)) for _, rows in fresh)
-    return assemble(files, parts), Reads(read=read, reused=int(reuse.sum()))
+    traits = sorted({name for spec in specs.values() for name in spec.file_traits})
+    return assemble(files, parts, traits), Reads(read=read, reused=int(reuse.sum()))
 
 
 def derived_columns(spec: type[Specification]) -> list[str]:
@@ -214,14 +213,17 @@ def readable(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["scan_error"].isna()]
 
 
-def assemble(files: pd.DataFrame, parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Join the per-specification columns onto the files, then errors and ids."""
+def assemble(files: pd.DataFrame, parts: list[pd.DataFrame], traits: list[str]) -> pd.DataFrame:
+    """Join the per-specification columns onto the files, then errors and ids. Each trait
+    column's dtype follows all its values, whichever rows were read now or taken from the index."""
     extra = pd.concat(parts) if parts else pd.DataFrame(index=files.index[:0])
+    values = [column for column in traits if column in extra]
+    extra[values] = extra[values].convert_dtypes()
     table = files.join(extra.drop(columns=["specification"], errors="ignore"))
     for column in ["asset_name", "asset_path", "asset_type", *FILE_ERRORS]:
         if column not in table:
             table[column] = None
-    traits = sorted(c for c in table.columns if c.endswith("_error") and c not in FILE_ERRORS)
+    traits = trait_error_columns(table.columns)
     table["file_error"] = join_errors(
         [table[column] for column in FILE_ERRORS] + [trait_errors(table, traits)]
     )

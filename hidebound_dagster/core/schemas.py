@@ -9,7 +9,7 @@ Columns a specification adds (its traits) travel with the dtypes that specificat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 import pyarrow as pa
@@ -38,6 +38,17 @@ FILE_TABLE: dict[str, str] = {
     "file_id": TEXT,
     "asset_id": TEXT,
 }
+#: Errors about the file itself, in the order they are reported; trait errors follow.
+FILE_ERRORS = ["scan_error", "spec_error", "filename_error", "path_error"]
+
+
+def trait_error_columns(columns: Iterable[str]) -> list[str]:
+    """The `<trait>_error` columns among a file table's columns, sorted."""
+    return sorted(
+        c for c in columns if c.endswith("_error") and c not in (*FILE_ERRORS, "file_error")
+    )
+
+
 VERDICT: dict[str, str] = {"asset_valid": "bool", "asset_error": TEXT}
 ASSET_TABLE: dict[str, str] = {
     "asset_path": TEXT,

@@ -264,3 +264,16 @@ def test_the_code_version_covers_the_readers_and_not_the_staging() -> None:
     readers = {"naming", "specification", "traits", "pillow_headers", "oiio_headers"}
     assert readers | {"video_headers", "scan", "identity", "file_table"} <= modules
     assert not {"staging", "layout", "metadata", "manifest", "config"} & modules
+
+
+def test_a_file_whose_traits_failed_is_read_again(project: Project, tmp_path: Path) -> None:
+    """A failure may have a cause outside the file (permissions, a flaky mount): retried."""
+    broken = project.ingress / SEQ / "p-proj001_s-seq001_d-run_v001_f0005.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    for _ in range(2):
+        table, reads = project.update()
+        assert project.reads() == [f"{SEQ}/p-proj001_s-seq001_d-run_v001_f0005.png"]
+        assert reads == Reads(read=1, reused=5)
+    row = table.set_index("filepath_relative").loc[str(broken.relative_to(project.ingress))]
+    assert "width" in str(row["file_error"])
+    assert_same_as_full(project, table, tmp_path)
