@@ -8,10 +8,10 @@ locations call `build_defs` with a config of their own.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import dagster as dg
-from dagster_dask import dask_executor
 
 from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.assets.create import create_assets
@@ -22,9 +22,13 @@ from hidebound_dagster.assets.update import ingress_spec, update_assets
 from hidebound_dagster.checks import specification_checks, staging_check
 from hidebound_dagster.console import console_logger
 from hidebound_dagster.core.config import WORKFLOW_STEPS
-from hidebound_dagster.exporter_resources import exporter_resources, location_secrets
+from hidebound_dagster.exporter_resources import (
+    SECRET_VARIABLES,
+    exporter_resources,
+    location_secrets,
+)
 from hidebound_dagster.io_manager import ParquetIOManager
-from hidebound_dagster.jobs import ordered, stage_jobs, workflow_job
+from hidebound_dagster.jobs import DaskExecutor, ordered, stage_jobs, workflow_job
 from hidebound_dagster.location import CONFIG_TAG, Location, load_location
 from hidebound_dagster.log_scrubbing import scrub_logs
 from hidebound_dagster.resources import DaskResource, HideboundResource
@@ -66,7 +70,7 @@ def build_defs(location: Location) -> dg.Definitions:
         ],
         jobs=[
             workflow_job(steps, tags, staging),
-            workflow_job(steps, tags, staging, "workflow_on_dask", dask_executor),
+            workflow_job(steps, tags, staging, "workflow_on_dask", DaskExecutor()),
             *stage_jobs(tags, staging),
         ],
         sensors=[ingress_sensor_for("workflow", keys)],
@@ -82,14 +86,29 @@ def build_defs(location: Location) -> dg.Definitions:
     )
 
 
+#: Per config source, the Definitions last built and what they were built from.
+_BUILT: dict[str, tuple[object, dg.Definitions]] = {}
+
+
+def built_defs(location: Location) -> dg.Definitions:
+    """build_defs(location), built again only when the config or the exporter secrets in the
+    environment changed: Dagster loads a code location five times in one `dagster job execute`
+    process, and the same Definitions object also keeps Dagster's own resolution of them."""
+    inputs = (location, [os.environ.get(name) for name in SECRET_VARIABLES])
+    last = _BUILT.get(location.source)
+    if last is None or last[0] != inputs:
+        last = _BUILT[location.source] = (inputs, build_defs(location))
+    return last[1]
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     """The code location of the config the environment names."""
-    return build_defs(load_location())
+    return built_defs(load_location())
 
 
 def definitions_for(config_file: str) -> Callable[..., dg.Definitions]:
     """A code location of its own for another config file: a module holding
     `defs = definitions_for("/data/studio/hidebound.yaml")` is loaded like this one (see
     workspace.yaml). Give each such config its own `key_prefix`."""
-    return dg.definitions(lambda: build_defs(load_location(config_file)))
+    return dg.definitions(lambda: built_defs(load_location(config_file)))

@@ -4,10 +4,15 @@ in their configured order. Every job carries the digest of its location's config
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from hidebound_dagster.console import CONSOLE_RUN_CONFIG
+
+if TYPE_CHECKING:
+    from dagster._core.definitions.definition_config_schema import IDefinitionConfigSchema
 
 STAGE_DESCRIPTIONS = {
     "delete": "Clear `staging/content` and `staging/metadata`.",
@@ -74,6 +79,38 @@ def workflow_job(
         config=None if executor else CONSOLE_RUN_CONFIG,
         tags={**tags, SPREAD_TAG: "true"} if executor else tags,
     )
+
+
+class DaskExecutor(dg.ExecutorDefinition):
+    """dagster-dask's executor, imported on first use: dagster-dask imports dask.dataframe and
+    distributed (about 0.7 s), which a location pays only when a run or the UI needs the
+    executor's config or starts it, never for the other jobs."""
+
+    def __init__(self) -> None:
+        super().__init__(name="dask")
+
+    @cached_property
+    def _loaded(self) -> dg.ExecutorDefinition:
+        from dagster_dask import dask_executor
+
+        return dask_executor
+
+    @property
+    def description(self) -> str | None:
+        return self._loaded.description
+
+    @property
+    def config_schema(self) -> IDefinitionConfigSchema:
+        return self._loaded.config_schema
+
+    @property
+    def executor_creation_fn(self) -> Callable[[dg.InitExecutorContext], dg.Executor] | None:
+        return self._loaded.executor_creation_fn
+
+    def get_requirements(
+        self, executor_config: Mapping[str, object]
+    ) -> Sequence[dg.ExecutorRequirement]:
+        return self._loaded.get_requirements(executor_config)
 
 
 StageBuilder = Callable[[Sequence[dg.AssetKey]], list[dg.AssetsDefinition]]

@@ -3,7 +3,12 @@ example: tables, metadata and the specification check."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,7 +22,7 @@ from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.tables import read_table
 from hidebound_dagster.definitions import build_defs, defs
 from hidebound_dagster.location import load_location
-from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS, EXAMPLE_SPECS
+from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS, EXAMPLE_SPECS, REPO
 
 FILE_TABLE = dg.AssetKey("file_table")
 ASSET_TABLE = dg.AssetKey("asset_table")
@@ -45,6 +50,53 @@ def test_definitions_load() -> None:
 def test_update_job_holds_the_update_assets() -> None:
     nodes = set(defs().resolve_job_def("update").graph.node_dict)
     assert {"file_table", "asset_table", "validated_assets"} <= nodes
+
+
+#: Loads the bundled location in a fresh interpreter: which Dask modules the workflow job needs,
+#: and the Dask executor's config, read only afterwards.
+DASK_IMPORTS = textwrap.dedent("""
+    import json, sys
+    from hidebound_dagster.definitions import defs
+    loaded = defs()
+    loaded.resolve_job_def("workflow")
+    before = [m for m in ("dagster_dask", "dask.dataframe", "distributed") if m in sys.modules]
+    executor = loaded.resolve_job_def("workflow_on_dask").executor_def
+    fields = sorted(executor.config_schema.config_type.fields)
+    print(json.dumps({"before": before, "after": "dagster_dask" in sys.modules, "fields": fields}))
+""")
+
+
+def test_the_dask_executor_is_imported_only_when_its_job_needs_it() -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HIDEBOUND_")}
+    done = subprocess.run(
+        [sys.executable, "-c", DASK_IMPORTS],
+        env=clean,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout.strip().splitlines()[-1])
+    assert shown == {"before": [], "after": True, "fields": ["cluster"]}
+
+
+def test_a_location_is_built_again_only_when_its_config_or_secrets_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(EXAMPLE_SPECS, tmp_path / "specs", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "ingress").mkdir()
+    config_file = write_config(tmp_path, "ingress")
+    monkeypatch.setenv("HIDEBOUND_CONFIG_FILEPATH", str(config_file))
+    monkeypatch.delenv("HIDEBOUND_S3_SECRET_KEY", raising=False)
+    first = defs()
+    assert defs() is first
+    config_file.write_text(config_file.read_text() + "settle_seconds: 3\n")
+    changed = defs()
+    assert changed is not first
+    assert changed.resources["hidebound"].location.config.settle_seconds == 3
+    monkeypatch.setenv("HIDEBOUND_S3_SECRET_KEY", "defs-cache-secret-0004")
+    assert defs() is not changed
 
 
 # --- a run over the bundled example --------------------------------------------------------
