@@ -283,6 +283,34 @@ def test_bad_config_exits_1_listing_every_problem(
     assert "Traceback" not in err
 
 
+#: Runs `config` in a fresh interpreter; prints its exit status and whether Dagster was imported.
+CONFIG_IMPORTS = (
+    "import sys\n"
+    "from hidebound_dagster.cli import main\n"
+    "code = main(['config', '--config-file', sys.argv[1]])\n"
+    "print(code, 'dagster' in sys.modules)"
+)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"), [("", "0 False"), ("    schedule_cron: '*/5 * * * *'\n", "0 True")]
+)
+def test_config_imports_dagster_only_to_check_a_schedule(
+    tmp_path: Path, schedule: str, expected: str
+) -> None:
+    """Dagster's rules check a schedule the config sets; without one, `config` starts without
+    Dagster, the largest import it could make."""
+    path = write_config(tmp_path, GOOD + schedule)
+    done = subprocess.run(
+        [sys.executable, "-c", CONFIG_IMPORTS, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == expected
+
+
 def test_config_file_that_is_not_yaml_exits_1(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
