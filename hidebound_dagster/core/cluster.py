@@ -1,5 +1,6 @@
 """Dask-backed mappers: the configured cluster really runs the work (threads in-process by
-default, a local cluster, an existing scheduler, or a dask-gateway cluster)."""
+default, a local cluster, an existing scheduler, or a dask-gateway cluster). Dask is imported
+when a mapper is made, not with this module: a code location loads without it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import cloudpickle
-import dask
 
 from hidebound_dagster.core.config import DaskConfig
 from hidebound_dagster.core.parallel import Mapper
@@ -16,13 +16,17 @@ from hidebound_dagster.core.parallel import Mapper
 
 def threaded_mapper(workers: int | None) -> Mapper:
     """Dask's in-process threaded scheduler: no start-up cost."""
+    import dask
+    import dask.threaded
 
     def mapper(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         # traverse=False: do not walk every path of every chunk looking for dask objects
         tasks = [
             dask.delayed(func, pure=False)(dask.delayed(item, traverse=False)) for item in items
         ]
-        return list(dask.compute(*tasks, scheduler="threads", num_workers=workers))
+        # the scheduler itself, not its name: a name makes dask import distributed (0.1 s) to
+        # look for a client it would not use
+        return list(dask.compute(*tasks, scheduler=dask.threaded.get, num_workers=workers))
 
     return mapper
 
@@ -92,6 +96,8 @@ def cluster(config: DaskConfig) -> Iterator[Any]:
 @contextmanager
 def gateway_cluster(config: DaskConfig) -> Iterator[Any]:
     """A dask-gateway cluster sized by the gateway_* settings."""
+    import dask
+
     try:
         import aiohttp
         import dask_gateway
