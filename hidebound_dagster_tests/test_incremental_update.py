@@ -1,5 +1,6 @@
-"""The file index through `dagster job execute`: a second workflow over the same ingress reads
-no file again, a changed file alone is read, and the tables equal those of a fresh instance."""
+"""The file and asset indexes through `dagster job execute`: a second workflow over the same
+ingress reads no file and validates no asset again, a changed file alone is read and its asset
+alone validated, and the tables equal those of a fresh instance."""
 
 from __future__ import annotations
 
@@ -20,19 +21,27 @@ FRAME = (
     "p-cat001_s-raw001_d-calico-jumping_v001_f0002.png"
 )
 
+COUNTS = {
+    "file_table": ("files_read", "files_reused"),
+    "asset_table": ("assets_validated", "assets_reused"),
+}
+
 
 def run_workflow(home: Path, config: Path) -> dict[str, int]:
-    """One workflow run; the file table's read and reuse counts from the instance."""
+    """One workflow run; the file and asset tables' read and reuse counts from the instance."""
     if not (home / "dagster.yaml").exists():
         home.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     result = job_execute("workflow", home, config, cwd=config.parent)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        event = instance.get_latest_materialization_event(dg.AssetKey("file_table"))
-        assert event is not None and event.asset_materialization is not None
-        metadata = event.asset_materialization.metadata
-        return {key: int(metadata[key].value) for key in ("files_read", "files_reused")}  # type: ignore[arg-type]
+        counts = {}
+        for asset, keys in COUNTS.items():
+            event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+            assert event is not None and event.asset_materialization is not None
+            metadata = event.asset_materialization.metadata
+            counts |= {key: int(metadata[key].value) for key in keys}  # type: ignore[arg-type]
+        return counts
 
 
 def tables(home: Path) -> dict[str, pd.DataFrame]:
@@ -47,11 +56,27 @@ def test_a_second_run_reads_only_what_changed(tmp_path: Path) -> None:
     home = tmp_path / "home"
     readable = 46  # the example's 48 files, less the two outside any known specification
 
-    assert run_workflow(home, project["config"]) == {"files_read": readable, "files_reused": 0}
-    assert run_workflow(home, project["config"]) == {"files_read": 0, "files_reused": readable}
-
+    assets = 19
+    damaged = 2  # a corrupt PNG and a truncated EXR: files whose traits failed are read again
+    assert run_workflow(home, project["config"]) == {
+        "files_read": readable,
+        "files_reused": 0,
+        "assets_validated": assets,
+        "assets_reused": 0,
+    }
+    assert run_workflow(home, project["config"]) == {
+        "files_read": damaged,
+        "files_reused": readable - damaged,
+        "assets_validated": 0,
+        "assets_reused": assets,
+    }
     write_png(project["ingress"] / FRAME, "RGB", (5, 5))  # a frame of another size: invalid
-    assert run_workflow(home, project["config"]) == {"files_read": 1, "files_reused": readable - 1}
+    assert run_workflow(home, project["config"]) == {
+        "files_read": damaged + 1,
+        "files_reused": readable - damaged - 1,
+        "assets_validated": 1,
+        "assets_reused": assets - 1,
+    }
 
     fresh = tmp_path / "fresh"
     run_workflow(fresh, project["config"])

@@ -2,6 +2,7 @@
 and keep the valid subset."""
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -9,9 +10,8 @@ import pandas as pd
 
 from hidebound_dagster import markdown
 from hidebound_dagster.asset_keys import Keys
-from hidebound_dagster.core import summary
-from hidebound_dagster.core.asset_table import build_asset_table, valid_files
-from hidebound_dagster.core.file_index import INDEX_TABLE, read_index, spec_versions, write_index
+from hidebound_dagster.core import asset_index, file_index, summary
+from hidebound_dagster.core.asset_table import valid_files
 from hidebound_dagster.core.file_table import update_file_table
 from hidebound_dagster.core.layout import report_directory, table_path, tables_directory
 from hidebound_dagster.core.redaction import redacted
@@ -48,9 +48,8 @@ def scan(
             context.log.warning(f"update: put {restored} files of an interrupted move back")
     context.log.info(f"update: scanning {config.ingress_directory}")
     specs = config.specifications()
-    tables = tables_directory(context.instance.storage_directory())
-    place = table_path(tables, [*context.asset_key.path[:-1], INDEX_TABLE])  # beside its tables
-    index, unusable = read_index(place, spec_versions(specs))
+    place = index_path(context, file_index.INDEX_TABLE)
+    index, unusable = file_index.read_index(place, file_index.spec_versions(specs))
     if unusable:
         context.log.warning(f"update: {unusable}")
     with dask.mapper(config.dask) as mapper:
@@ -65,7 +64,7 @@ def scan(
             follow_symlinks=config.follow_symlinks,
             index=index,
         )
-    write_index(place, table, index.versions)
+    file_index.write_index(place, table, index.versions)
     counts = summary.file_counts(table)
     context.log.info(
         f"update: file table done: {counts}; {reads.read} files read, "
@@ -81,6 +80,12 @@ def scan(
             "problem_files": dg.MetadataValue.md(markdown.table(summary.problem_files(table))),
         },
     )
+
+
+def index_path(context: dg.AssetExecutionContext, name: str) -> Path:
+    """Where an index of this location is kept: beside its tables in the instance's storage."""
+    tables = tables_directory(context.instance.storage_directory())
+    return table_path(tables, [*context.asset_key.path[:-1], name])
 
 
 def ingest_report(
@@ -117,14 +122,26 @@ def validate(
 ) -> dg.Output[pd.DataFrame]:
     """One row per asset with its whole-asset verdict and an error naming each failing file and
     rule; and the ingest report."""
-    table = build_asset_table(file_table, hidebound.config.specifications())
+    specs = hidebound.config.specifications()
+    place = index_path(context, asset_index.INDEX_TABLE)
+    indexed, unusable = asset_index.read_index(place)
+    if unusable:
+        context.log.warning(f"update: {unusable}")
+    digests = asset_index.files_digests(file_table, file_index.spec_versions(specs))
+    table, kept = asset_index.update_asset_table(file_table, specs, digests, indexed)
+    asset_index.write_index(place, table, digests)
     counts = summary.asset_counts(table)
-    context.log.info(f"update: asset table done: {counts}")
+    context.log.info(
+        f"update: asset table done: {counts}; {len(table) - kept} assets validated, "
+        f"{kept} unchanged taken from the asset index"
+    )
     families = summary.error_families(table["asset_error"])
     return dg.Output(
         table,
         metadata={
             **counts,
+            "assets_validated": len(table) - kept,
+            "assets_reused": kept,
             **ingest_report(context, hidebound, dask, file_table, table),
             "invalid_assets": dg.MetadataValue.md(markdown.table(summary.invalid_assets(table))),
             "validity_tree": dg.MetadataValue.md(markdown.validity_tree(table)),

@@ -269,6 +269,12 @@ VALUE_CHECK_ERRORS: dict[str, str] = {
 _OWNED = "_hidebound_check"
 
 
+def product_check(name: str) -> bool:
+    """Whether the pandera check registered under `name` is one of these validators, each of
+    which judges a file by its own row or an asset by its own files."""
+    return getattr(Check.REGISTERED_CUSTOM_CHECKS.get(name), _OWNED, False)
+
+
 def register_checks() -> None:
     """Register every validator as a pandera check; safe to call again (it re-registers)."""
     flag_rules = [is_project, is_descriptor, is_version, is_frame, is_coordinate, is_extension]
