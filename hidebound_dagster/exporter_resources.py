@@ -11,7 +11,6 @@ from hidebound_dagster.core.config import DiskExporterConfig, GirderExporterConf
 from hidebound_dagster.core.redaction import secret_values
 from hidebound_dagster.exporters.base import Exporter
 from hidebound_dagster.exporters.disk import DiskExporter
-from hidebound_dagster.exporters.girder import GirderExporter
 from hidebound_dagster.location import Location
 
 
@@ -53,6 +52,8 @@ class GirderExporterResource(dg.ConfigurableResource):
     api_key: str | None = None
 
     def exporter(self, entry: GirderExporterConfig) -> Exporter:
+        from hidebound_dagster.exporters.girder import GirderExporter
+
         return GirderExporter(
             api_key=secret(entry.api_key, self.api_key, "girder api_key", SECRET_VARIABLES[2]),
             root_id=entry.root_id,
@@ -73,8 +74,8 @@ def location_secrets(location: Location) -> frozenset[str]:
 
 def exporter_resources(kinds: Iterable[str]) -> dict[str, dg.ConfigurableResource]:
     """The resources of the exporter kinds the config names (disk, s3, girder), their secrets
-    read through EnvVar when the run starts. dagster-aws is imported only for s3: it is the
-    largest import of a code location."""
+    read through EnvVar when the run starts. dagster-aws is imported only for s3 (it is the
+    largest import of a code location), girder-client only when a run exports to Girder."""
     resources: dict[str, dg.ConfigurableResource] = {}
     for kind in sorted(set(kinds)):
         if kind == "disk":

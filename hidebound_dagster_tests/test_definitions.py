@@ -52,24 +52,25 @@ def test_update_job_holds_the_update_assets() -> None:
     assert {"file_table", "asset_table", "validated_assets"} <= nodes
 
 
-#: Loads the bundled location in a fresh interpreter: which Dask modules the workflow job needs,
-#: and the Dask executor's config, read only afterwards.
-DASK_IMPORTS = textwrap.dedent("""
+#: Loads the bundled location (a disk exporter only) in a fresh interpreter: which optional
+#: libraries the workflow job needs, then the Dask executor's config, read only afterwards.
+LAZY_IMPORTS = textwrap.dedent("""
     import json, sys
     from hidebound_dagster.definitions import defs
     loaded = defs()
     loaded.resolve_job_def("workflow")
-    before = [m for m in ("dagster_dask", "dask.dataframe", "distributed") if m in sys.modules]
+    optional = ("dagster_dask", "dask.dataframe", "distributed", "dagster_aws", "girder_client")
+    before = [m for m in optional if m in sys.modules]
     executor = loaded.resolve_job_def("workflow_on_dask").executor_def
     fields = sorted(executor.config_schema.config_type.fields)
     print(json.dumps({"before": before, "after": "dagster_dask" in sys.modules, "fields": fields}))
 """)
 
 
-def test_the_dask_executor_is_imported_only_when_its_job_needs_it() -> None:
+def test_optional_libraries_are_imported_only_when_a_job_or_exporter_needs_them() -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HIDEBOUND_")}
     done = subprocess.run(
-        [sys.executable, "-c", DASK_IMPORTS],
+        [sys.executable, "-c", LAZY_IMPORTS],
         env=clean,
         cwd=REPO,
         capture_output=True,
