@@ -80,17 +80,19 @@ def stage_incremental(
     record = read_record(layout)
     if record is None:
         staged = stage_rebuild(files, ingress, staging, write_mode, mapper, chunks, log, exporters)
-        write_record(layout, settled_rows(staged.files, layout.content))
+        write_record(layout, staged_rows(staged.files, layout.content, write_mode == "copy"))
         return staged
-    clear_exports(layout)
     if write_mode == "move":
         return move_in(files, ingress, layout, record, mapper, chunks, log)
+    clear_exports(layout)
     return reconcile_copies(files, layout, record, mapper, chunks, log)
 
 
-def settled_rows(staged: pd.DataFrame, content: Path) -> pd.DataFrame:
+def staged_rows(staged: pd.DataFrame, content: Path, settled: bool) -> pd.DataFrame:
     """Record rows of files just staged: what the table says of the source, the sha256 of the
-    bytes staged, and the staged file's identity (one lstat each); metadata not yet written."""
+    bytes staged, and the staged file's identity (one lstat each); metadata not yet written.
+    Moved files are settled only once their metadata is written: until then the next create
+    puts them back into ingress, since no later table will describe them."""
     status = [os.lstat(content / relative) for relative in staged["filepath_relative"]]
     fields = ("st_dev", "st_ino", "st_size", "st_mtime_ns")
     return staged[["filepath_relative", "asset_path", *IDENTITY_COLUMNS, "sha256"]].assign(
@@ -99,7 +101,7 @@ def settled_rows(staged: pd.DataFrame, content: Path) -> pd.DataFrame:
             for name, field in zip(STAGED_IDENTITY, fields, strict=True)
         },
         metadata_sha256=None,
-        settled=True,
+        settled=settled,
     )
 
 
@@ -162,7 +164,9 @@ def reconcile_copies(
             layout.content, pd.concat([strays, record.loc[gone, "filepath_relative"]]).unique()
         )
         fresh, skipped = copy_in(fresh, skipped, layout.content, mapper, chunks, log)
-        record = pd.concat([record[~gone], settled_rows(fresh, layout.content)], ignore_index=True)
+        record = pd.concat(
+            [record[~gone], staged_rows(fresh, layout.content, settled=True)], ignore_index=True
+        )
         write_record(layout, record)
     sha256 = pd.Series(record["sha256"].to_numpy(), index=record["filepath_relative"])
     staged = files[files["filepath_relative"].isin(sha256.index)]
@@ -235,6 +239,7 @@ def move_in(
             f"{', ...' if len(strays) > 3 else ''}); they may be the only copy: move them out "
             "of staging, then create again"
         )
+    clear_exports(layout)
     clash = files["asset_path"].isin(record["asset_path"]) | files["filepath_relative"].isin(
         record["filepath_relative"]
     )
@@ -248,7 +253,8 @@ def move_in(
     for parent in parents(fresh["filepath"]):
         remove_empty_parents(Path(parent), ingress)
     write_record(
-        layout, pd.concat([record, settled_rows(fresh, layout.content)], ignore_index=True)
+        layout,
+        pd.concat([record, staged_rows(fresh, layout.content, settled=False)], ignore_index=True),
     )
     return Staged(
         fresh,

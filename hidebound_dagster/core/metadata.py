@@ -193,7 +193,7 @@ def asset_batches(table: pd.DataFrame, rows: int = BATCH_ROWS) -> Iterator[pd.Da
         return
     starts = np.flatnonzero(np.diff(codes, prepend=-1))
     first = np.searchsorted(starts, np.arange(0, len(codes), rows))
-    cuts = np.unique(starts[np.minimum(first, len(starts) - 1)])
+    cuts = np.unique(starts[first[first < len(starts)]])
     for low, high in pairwise([*cuts.tolist(), len(codes)]):
         yield table.iloc[low:high]
 
@@ -246,8 +246,23 @@ class Described:
 
 
 def json_names(directory: Path) -> set[str]:
-    """The ids of the JSON records in one metadata directory."""
-    return {entry.name[:-5] for entry in os.scandir(directory) if entry.name.endswith(".json")}
+    """The ids of the JSON records in one metadata directory; anything else there (a record a
+    killed create was writing) is removed."""
+    names = set()
+    for entry in os.scandir(directory):
+        if entry.name.endswith(".json"):
+            names.add(entry.name[:-5])
+        else:
+            Path(entry.path).unlink()
+    return names
+
+
+def replace_text(path: Path, text: str) -> None:
+    """Write a new file beside `path` and rename it over: an existing record is replaced, never
+    rewritten in place."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
 
 
 def sha256_text(text: str) -> str:
@@ -255,15 +270,20 @@ def sha256_text(text: str) -> str:
 
 
 def staged_record(layout: Staging, staged: pd.DataFrame) -> pd.DataFrame:
-    """The record of what is staged, when it is settled and holds every staged row with the
-    same sha256; else ValueError (the table is not what is staged now)."""
+    """The record of what is staged, when it holds every staged row with the same sha256 and
+    every row not settled is in the table (moved, to be described now); else ValueError (the
+    table is not what is staged now)."""
     record = read_record(layout)
-    if record is None or not record["settled"].all():
-        raise ValueError(f"{layout.staged.name} is missing or unfinished; run create again")
+    if record is None:
+        raise ValueError(f"{layout.staged.name} is missing; run create again")
     sha256 = staged["filepath_relative"].map(
         pd.Series(record["sha256"].to_numpy(), index=record["filepath_relative"])
     )
-    if not sha256.eq(staged["sha256"]).all():
+    unsettled = record.loc[~record["settled"], "filepath_relative"]
+    if (
+        not sha256.eq(staged["sha256"]).all()
+        or not unsettled.isin(staged["filepath_relative"]).all()
+    ):
         raise ValueError("staged_content is not what is staged now; run create again")
     return record
 
@@ -278,57 +298,31 @@ def describe_incremental(
     layout = Staging(staging)
     record = staged_record(layout, staged)
     layout.manifest.unlink(missing_ok=True)
-    for directory in METADATA_TYPES:
-        layout.metadata_dir(directory).mkdir(parents=True, exist_ok=True)
     table = file_table_for_metadata(staged, specs, staging)
-    written = pd.Series(record["metadata_sha256"].to_numpy(), index=record["filepath_relative"])
-    kept = record[~record["filepath_relative"].isin(staged["filepath_relative"])]
-    kept_ids: dict[str, list[str]] = {
-        "file": ids(kept["filepath_relative"]).tolist(),
-        "asset": ids(kept["asset_path"]).unique().tolist(),
-    }
-    existing = {kind: json_names(layout.metadata_dir(kind)) for kind in ("file", "asset")}
+    kept = kept_ids(record, staged)
+    existing = existing_records(layout)
     chunks = {
         kind: ChunkWriter(layout.metadata_dir(f"{kind}-chunk"), chunk_name(kind, data_time(record)))
         for kind in ("file", "asset")
     }
     for kind, writer in chunks.items():  # what a move-mode create kept: its JSON as written
-        writer.write(layout.metadata_file(kind, i).read_text() for i in kept_ids[kind])
-    digests: list[str] = []
-    later: list[pd.Series] = []
-    counts = np.zeros(2, dtype=int)
-    for batch in asset_batches(table):
-        files = file_records(batch)
-        lines = [json.dumps(record) for record in files]
-        assets = asset_records(files)
-        chunks["file"].write(lines)
-        chunks["asset"].write(json.dumps(asset) for asset in assets)
-        digests += [sha256_text(line) for line in lines]
-        now, wait = rewrites(batch, digests[-len(lines) :], written, existing)
-        counts += write_records(layout, batch, lines, assets, now)
-        later.append(batch.loc[wait, "file_id"])
-    waiting = pd.concat(later) if later else pd.Series(dtype=object)
+        writer.write(layout.metadata_file(kind, i).read_text() for i in kept[kind])
+    written = pd.Series(record["metadata_sha256"].to_numpy(), index=record["filepath_relative"])
+    digests, counts, waiting = describe_batches(layout, table, written, existing, chunks)
     if len(waiting):  # JSON that looks written: recorded as unwritten before it is replaced
         deferred = table["file_id"].isin(waiting)
         unmarked = ~written.index.isin(table.loc[deferred, "filepath_relative"])
         write_record(layout, record.assign(metadata_sha256=written.where(unmarked).to_numpy()))
-        rows = table[table["asset_id"].isin(table.loc[deferred, "asset_id"])]
-        files = file_records(rows)
-        lines = [json.dumps(record) for record in files]
-        counts += write_records(layout, rows, lines, asset_records(files), deferred[rows.index])
+        counts += rewrite_assets(layout, table, deferred)
     for kind, names in existing.items():
-        for name in names - set(table[f"{kind}_id"]) - set(kept_ids[kind]):
+        for name in names - set(table[f"{kind}_id"]) - set(kept[kind]):
             layout.metadata_file(kind, name).unlink()
     for writer in chunks.values():
         writer.install()
-    now_written = pd.Series(digests, index=staged["filepath_relative"].to_numpy(), dtype=object)
-    in_table = record["filepath_relative"].isin(now_written.index)
-    record = record.assign(
-        metadata_sha256=record["filepath_relative"]
-        .map(now_written)
-        .where(in_table, written.to_numpy())
-    )
-    write_record(layout, record)
+    digest = pd.Series(digests, index=staged["filepath_relative"].to_numpy(), dtype=object)
+    kept_digests = pd.Series(written.to_numpy(), index=record.index)  # what was written for them
+    record["metadata_sha256"] = record["filepath_relative"].map(digest).fillna(kept_digests)
+    write_record(layout, record.assign(settled=True))
     manifest = write_manifest(layout, record)
     return Described(
         assets=chunks["asset"].count,
@@ -337,6 +331,56 @@ def describe_incremental(
         assets_rewritten=int(counts[1]),
         content_digest=manifest.content_digest,
     )
+
+
+def kept_ids(record: pd.DataFrame, staged: pd.DataFrame) -> dict[str, list[str]]:
+    """The file and asset ids of what is staged but not in the table (kept by a move)."""
+    kept = record[~record["filepath_relative"].isin(staged["filepath_relative"])]
+    return {
+        "file": ids(kept["filepath_relative"]).tolist(),
+        "asset": ids(kept["asset_path"]).unique().tolist(),
+    }
+
+
+def existing_records(layout: Staging) -> dict[str, set[str]]:
+    """The ids of the file and asset JSON records there are (every metadata directory made)."""
+    for kind in METADATA_TYPES:
+        layout.metadata_dir(kind).mkdir(parents=True, exist_ok=True)
+    return {kind: json_names(layout.metadata_dir(kind)) for kind in ("file", "asset")}
+
+
+def describe_batches(
+    layout: Staging,
+    table: pd.DataFrame,
+    written: pd.Series,
+    existing: dict[str, set[str]],
+    chunks: dict[str, ChunkWriter],
+) -> tuple[list[str], np.ndarray, pd.Series]:
+    """Every file's JSON into the chunks, batch by batch, writing the records that may be
+    written at once (see rewrites): the sha256 of each file's JSON, how many (files, assets)
+    were written, and the file ids whose JSON is to be replaced later."""
+    digests: list[str] = []
+    counts = np.zeros(2, dtype=int)
+    later = [pd.Series(dtype=object)]
+    for batch in asset_batches(table):
+        files = file_records(batch)
+        lines = [json.dumps(file) for file in files]
+        assets = asset_records(files)
+        chunks["file"].write(lines)
+        chunks["asset"].write(json.dumps(asset) for asset in assets)
+        digests += [sha256_text(line) for line in lines]
+        now, wait = rewrites(batch, digests[-len(lines) :], written, existing)
+        counts += write_records(layout, batch, lines, assets, now)
+        later.append(batch.loc[wait, "file_id"])
+    return digests, counts, pd.concat(later)
+
+
+def rewrite_assets(layout: Staging, table: pd.DataFrame, files: pd.Series) -> np.ndarray:
+    """Write the JSON of the files marked in `files` and of their assets."""
+    rows = table[table["asset_id"].isin(table.loc[files, "asset_id"])]
+    records = file_records(rows)
+    lines = [json.dumps(record) for record in records]
+    return write_records(layout, rows, lines, asset_records(records), files[rows.index])
 
 
 def rewrites(
@@ -367,9 +411,9 @@ def write_records(
     """Write the file JSON of the rows marked `write` and the asset JSON of their assets (`rows`
     holds every file of those assets, `lines` their JSON); returns (files, assets) written."""
     for file_id, line in zip(rows["file_id"][write], compress(lines, write), strict=True):
-        layout.metadata_file("file", file_id).write_text(line)
+        replace_text(layout.metadata_file("file", file_id), line)
     targets = set(rows.loc[write, "asset_id"])
     for asset in assets:
         if asset["asset_id"] in targets:
-            layout.metadata_file("asset", asset["asset_id"]).write_text(json.dumps(asset))
+            replace_text(layout.metadata_file("asset", asset["asset_id"]), json.dumps(asset))
     return np.array([int(write.sum()), len(targets)])

@@ -84,6 +84,7 @@ def test_defaults(dirs: dict[str, Path]) -> None:
     assert config.include_regex == ""
     assert config.exclude_regex == r"\.DS_Store"
     assert config.write_mode == "copy"
+    assert config.staging == "rebuild"
     assert config.workflow == ["delete", "update", "create", "export"]
     assert config.redact_regex == r"(_key|_id|_token|url)$"
     assert config.redact_hash is True
@@ -202,6 +203,7 @@ def test_exporter_defaults(dirs: dict[str, Path]) -> None:
         ({"webhooks": [{"url": "http://x/hook", "method": "GET"}]}, "webhooks.0.method", "'get'"),
         ({"webhooks": [{"method": "get"}]}, "webhooks.0.url", "required key is missing"),
         ({"settle_seconds": -1}, "settle_seconds", "greater than or equal to 0"),
+        ({"staging": "append"}, "staging", "'rebuild' or 'incremental'"),
         ({"schedule_cron": "0 * * *"}, "schedule_cron", "not a cron string of 5 fields"),
         ({"schedule_timezone": "Mars/Olympus"}, "schedule_timezone", "not a known time zone"),
     ],
@@ -539,6 +541,7 @@ def test_environment_variables(dirs: dict[str, Path], tmp_path: Path) -> None:
         "HIDEBOUND_INCLUDE_REGEX": r"\.png$",
         "HIDEBOUND_EXCLUDE_REGEX": "",
         "HIDEBOUND_WRITE_MODE": "move",
+        "HIDEBOUND_STAGING": "incremental",
         "HIDEBOUND_REDACT_REGEX": "(_key)$",
         "HIDEBOUND_REDACT_HASH": "False",
         "HIDEBOUND_WORKFLOW": "[update, create]",
@@ -562,6 +565,7 @@ def test_environment_variables(dirs: dict[str, Path], tmp_path: Path) -> None:
     assert config.include_regex == r"\.png$"
     assert config.exclude_regex == ""
     assert config.write_mode == "move"
+    assert config.staging == "incremental"
     assert config.redact_regex == "(_key)$"
     assert config.redact_hash is False
     assert config.workflow == ["update", "create"]
@@ -783,3 +787,8 @@ def test_no_secret_in_config_file_syntax_errors(tmp_path: Path, dirs: dict[str, 
     assert "line 5" in str(raised.value)
     for secret in SECRETS.values():
         assert secret not in str(raised.value)
+
+
+def test_a_misspelt_staging_key_is_named_with_a_suggestion(dirs: dict[str, Path]) -> None:
+    problems = problems_of({**minimal(dirs), "stageing": "incremental"})
+    assert problems == ["stageing: unknown key (did you mean 'staging'?)"]

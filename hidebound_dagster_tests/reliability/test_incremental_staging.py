@@ -10,13 +10,31 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from hidebound_dagster.core.identity import path_id
+from hidebound_dagster.core.layout import Staging
+from hidebound_dagster.core.manifest import verify_staging
+from hidebound_dagster.core.staged_record import read_record
 from hidebound_dagster_tests.projects import job_execute
+from hidebound_dagster_tests.reliability import test_kill_points as kill_points
+from hidebound_dagster_tests.reliability.test_kill_points import (
+    DIRECTORY,
+    KILLED,
+    Run,
+    States,
+    Tree,
+    Worker,
+    differences,
+    leftovers,
+    ok,
+    spread,
+    tree,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -196,3 +214,139 @@ def test_incremental_staging_equals_a_rebuild_after_every_change(
         incremental = sha256_tree(staging)
         assert incremental == rebuilt(project), f"{what}: differs from a rebuild"
         assert sha256_tree(staging) == incremental, what  # put back as it was
+
+
+# kill points ---------------------------------------------------------------------------------
+
+STAGED = ".staged.parquet"  # holds staged inodes: a re-copy gives new ones, so compared apart
+
+
+def comparable(entries: Tree) -> Tree:
+    return {path: digest for path, digest in entries.items() if path != STAGED}
+
+
+def recorded(staging: Path) -> list[tuple[str, str, str]]:
+    """What the staged record says is staged: (path, asset, sha256), every row settled."""
+    record = read_record(Staging(staging))
+    assert record is not None and record["settled"].all()
+    rows = zip(record["filepath_relative"], record["asset_path"], record["sha256"], strict=True)
+    return sorted(rows)
+
+
+def claims(staging: Path) -> list[str]:
+    """What is wrong with a staging that has a manifest (none: it claims nothing)."""
+    if not (staging / ".manifest.json").exists():
+        return []
+    return [f"a manifest beside a broken staging: {p}" for p in verify_staging(Staging(staging))]
+
+
+def kept_everywhere(start: Tree, ingress: Tree, staging: Tree) -> list[str]:
+    """Every file of the start (ingress paths, and content/ paths) is whole in ingress or in
+    content/ at its path."""
+    lost = sorted(
+        path
+        for path, digest in start.items()
+        if digest != DIRECTORY and digest not in (ingress.get(path), staging.get(f"content/{path}"))
+    )
+    return [f"lost: {lost[:4]}"] if lost else []
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            kill_points, "WORKER", "hidebound_dagster_tests.reliability.incremental_worker"
+        )
+        server = Worker(tmp_path_factory.mktemp("incremental-worker") / "stderr.log")
+    yield server
+    server.close()
+
+
+def kill_points_of(counted: Run, parts: int) -> list[int]:
+    """Call numbers spread over a counted run, and every one of its last 30 calls (the
+    chunks, the record and the manifest are renamed into place there)."""
+    return sorted({*spread(counted.calls, parts), *range(counted.calls - 29, counted.calls + 1)})
+
+
+def test_a_killed_incremental_copy_create_converges(worker: Worker, tmp_path: Path) -> None:
+    """Killed anywhere in an incremental copy-mode create over a changed ingress (a sequence
+    added, one removed, a frame rewritten, a frame appended): ingress is untouched, a manifest
+    is only ever beside a staging it describes, and the next update + create leaves what an
+    uninterrupted create leaves."""
+    ingress, staging = tmp_path / "ingress", tmp_path / "hidebound"
+    for name in "abcde":
+        write_sequence(ingress, name, range(1, 21))
+    ok(worker.run("-", "pipeline", ingress, staging, "copy"))
+    states = States(tmp_path / "states")
+    states.save("old", staging)
+    shutil.rmtree(ingress / asset("e"))
+    write_sequence(ingress, "f", range(1, 21))
+    write_frame(ingress, "a", 3, shade=5)
+    write_frame(ingress, "b", 21)
+    pristine = tree(ingress)
+    assert worker.prepare(ingress, staging) == 101
+    counted = ok(worker.run("count", "create", ingress, staging, "copy"))
+    states.restore("old")
+    ok(worker.run("-", "create", ingress, staging, "copy"))
+    expected, expected_record = tree(staging), recorded(staging)
+    points = kill_points_of(counted, 40)
+    assert len(points) >= 60, counted.lines[-2:]
+    problems = []
+    for point in points:
+        states.restore("old")
+        run = worker.run(str(point), "create", ingress, staging, "copy")
+        found = [] if run.code == KILLED else [f"not killed: {run.code} {run.error}"]
+        found += differences("ingress after the kill", tree(ingress), pristine)
+        found += claims(staging)
+        ok(worker.run("-", "pipeline", ingress, staging, "copy"))
+        found += differences("staging", comparable(tree(staging)), comparable(expected))
+        found += leftovers({"staging": tree(staging)})
+        found += [] if recorded(staging) == expected_record else ["the record differs"]
+        problems += [f"call {point}: {problem}" for problem in found]
+    print(f"\nincremental copy create: {len(points)} kill points survived")
+    assert problems == []
+
+
+def test_a_killed_incremental_move_create_loses_nothing_and_converges(
+    worker: Worker, tmp_path: Path
+) -> None:
+    """Move mode: sequences a, b, c are staged (moved); then d and e arrive, and a is delivered
+    again. Killed anywhere in the create, every file is in ingress or staging; the next runs
+    (update + create, again after one that puts an interrupted move back) leave what an
+    uninterrupted create leaves: d and e moved in beside a, b, c, the new a left in ingress."""
+    ingress, staging = tmp_path / "ingress", tmp_path / "hidebound"
+    for name in "abc":
+        write_sequence(ingress, name, range(1, 11))
+    ok(worker.run("-", "pipeline", ingress, staging, "move"))
+    for name in "de":
+        write_sequence(ingress, name, range(1, 11))
+    for frame in range(1, 4):
+        write_frame(ingress, "a", frame, shade=7)
+    states = States(tmp_path / "states")
+    states.save("start", ingress, staging)
+    start = {**tree(ingress), **{p[8:]: d for p, d in tree(staging).items() if p[:8] == "content/"}}
+    assert worker.prepare(ingress, staging) == 23
+    counted = ok(worker.run("count", "create", ingress, staging, "move"))
+    states.restore("start")
+    ok(worker.run("-", "create", ingress, staging, "move"))
+    expected, expected_ingress = tree(staging), tree(ingress)
+    assert sorted(p for p, d in expected_ingress.items() if d != DIRECTORY) == [
+        f"{asset('a')}/p-cat001_s-raw001_d-a_v001_f{frame:04d}.png" for frame in range(1, 4)
+    ]
+    points = kill_points_of(counted, 20)
+    problems = []
+    for point in points:
+        states.restore("start")
+        run = worker.run(str(point), "create", ingress, staging, "move")
+        found = [] if run.code == KILLED else [f"not killed: {run.code} {run.error}"]
+        found += kept_everywhere(start, tree(ingress), tree(staging))
+        found += claims(staging)
+        reruns = [worker.run("-", "pipeline", ingress, staging, "move") for _ in range(2)]
+        if reruns[-1].code != 0:
+            found.append(f"re-runs failed: {[r.error for r in reruns]}")
+        found += differences("staging", comparable(tree(staging)), comparable(expected))
+        found += differences("ingress", tree(ingress), expected_ingress)
+        found += leftovers({"staging": tree(staging), "ingress": tree(ingress)})
+        problems += [f"call {point}: {problem}" for problem in found]
+    print(f"\nincremental move create: {len(points)} kill points survived")
+    assert problems == []
