@@ -27,6 +27,8 @@ SCAN_COLUMNS = [
     "scan_error",
     "link_target",
 ]
+FACTS = ["size", "mtime_ns", "device", "inode"]
+NO_FACTS = (None, None, None, None)
 LinkPolicy = Literal["never", "within"]
 SPECIAL = {
     stat.S_IFIFO: "a FIFO",
@@ -47,7 +49,7 @@ class Rows:
     """The scan's rows as columns, so integer columns are built exactly (never via float)."""
 
     def __init__(self) -> None:
-        self.columns: dict[str, list] = {name: [] for name in SCAN_COLUMNS}
+        self.columns: dict[str, list] = {name: [] for name in SCAN_COLUMNS if name != "filename"}
 
     def add(
         self,
@@ -56,35 +58,44 @@ class Rows:
         problem: str | None,
         target: str | None = None,
     ) -> None:
-        shown = printable(relative)
-        if problem is None and shown != relative:
-            problem = "file path is not valid UTF-8"
-        facts: list[int | None] = (
-            [status.st_size, status.st_mtime_ns, status.st_dev, status.st_ino] if status else []
+        columns = self.columns
+        columns["filepath_relative"].append(relative)
+        facts = (
+            (status.st_size, status.st_mtime_ns, status.st_dev, status.st_ino)
+            if status
+            else NO_FACTS
         )
-        values: list[object] = [
-            shown,
-            shown.rpartition("/")[2],
-            *(facts or [None, None, None, None]),
-        ]
-        for name, value in zip(SCAN_COLUMNS, [*values, problem, target], strict=True):
-            self.columns[name].append(value)
+        for name, value in zip(FACTS, facts, strict=True):
+            columns[name].append(value)
+        columns["scan_error"].append(problem)
+        columns["link_target"].append(target)
 
     def table(self) -> pd.DataFrame:
         columns = self.columns
+        paths, problems = printable_paths(columns["filepath_relative"], columns["scan_error"])
         table = pd.DataFrame(
             {
-                "filepath_relative": pd.array(columns["filepath_relative"], dtype="str"),
-                "filename": pd.array(columns["filename"], dtype="str"),
-                **{
-                    name: pd.array(columns[name], dtype="Int64")
-                    for name in ("size", "mtime_ns", "device", "inode")
-                },
-                "scan_error": pd.Series(columns["scan_error"], dtype=object),
+                "filepath_relative": paths,
+                "filename": paths.str.replace(r"^.*/", "", regex=True),
+                **{name: pd.array(columns[name], dtype="Int64") for name in FACTS},
+                "scan_error": problems,
                 "link_target": pd.Series(columns["link_target"], dtype=object),
             }
         )
         return table.sort_values("filepath_relative", ignore_index=True)
+
+
+def printable_paths(paths: list[str], problems: list[str | None]) -> tuple[pd.Series, pd.Series]:
+    """The paths as valid UTF-8 text, and the problems with a path that is not valid UTF-8
+    added; only a listing that holds such a path pays for checking each one."""
+    errors = pd.Series(problems, dtype=object)
+    try:
+        return pd.Series(pd.array(paths, dtype="str")), errors
+    except UnicodeEncodeError:
+        shown = [printable(path) for path in paths]
+    changed = pd.Series([a != b for a, b in zip(shown, paths, strict=True)])
+    errors[changed & errors.isna()] = "file path is not valid UTF-8"
+    return pd.Series(pd.array(shown, dtype="str")), errors
 
 
 def scan_directory(root: Path, follow_symlinks: LinkPolicy = "never") -> pd.DataFrame:
