@@ -21,16 +21,18 @@ from distributed import Client
 
 from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.assets.update import update_assets
+from hidebound_dagster.core import file_index
 from hidebound_dagster.core.cluster import dask_mapper
 from hidebound_dagster.core.config import DaskConfig
-from hidebound_dagster.core.file_table import build_file_table
-from hidebound_dagster.core.schemas import FILE_TABLE, arrow_fields
+from hidebound_dagster.core.file_table import build_file_table, update_file_table
+from hidebound_dagster.core.schemas import FILE_TABLE, arrow_fields, trait_error_columns
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.tables import read_table, write_table
 from hidebound_dagster.io_manager import ParquetIOManager
 from hidebound_dagster.location import load_location
 from hidebound_dagster.resources import DaskResource, HideboundResource
 from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS
+from hidebound_dagster_tests.images import write_png
 from hidebound_dagster_tests.services import (
     LOOPBACK,
     binary,
@@ -367,3 +369,42 @@ def test_a_location_that_names_its_config_runs_on_workers_of_any_environment(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert files_of(project["staging"] / "content") == valid_example_files()
+
+
+def test_an_incremental_update_on_the_external_workers_reads_only_changed_files(
+    external: ExternalCluster,
+    ingress: Path,
+    spec_file: Path,
+    tmp_path: Path,
+) -> None:
+    """The index lives with the step (scheduler side); only the changed files go to the
+    workers, and the rows of the others keep the pid of the run that read them."""
+    specs = load_specifications([spec_file])
+    config = DaskConfig(cluster_type="distributed", scheduler_address=external.address)
+    index_file = tmp_path / "file_index.parquet"
+    with dask_mapper(config) as mapper:
+        first, _ = update_file_table(ingress, specs, mapper=mapper, chunks=NUM_PARTITIONS)
+    file_index.write_index(index_file, first, file_index.spec_versions(specs))
+    changed = sorted(str(p.relative_to(ingress)) for p in ingress.rglob("*raw001*_f000[12].png"))
+    assert len(changed) >= 2
+    for path in changed:
+        write_png(ingress / path, "RGB", (4, 4))
+
+    index, _ = file_index.read_index(index_file, file_index.spec_versions(specs))
+    with dask_mapper(config) as mapper:
+        second, reads = update_file_table(
+            ingress, specs, mapper=mapper, chunks=NUM_PARTITIONS, index=index
+        )
+    failed = first[trait_error_columns(first.columns)].notna().any(axis=1)  # read every time
+    retried = sorted(first.loc[failed, "filepath_relative"])
+    assert reads.read == len(changed) + len(retried)
+    pids = second.set_index("filepath_relative")["pid"]
+    before = first.set_index("filepath_relative")["pid"]
+    read_now = sorted(set(changed) | set(retried))
+    assert set(pids[read_now].dropna().astype(int)) <= set(external.worker_pids().values())
+    kept = pids.index.difference(read_now)
+    assert pids[kept].equals(before[kept])  # not read again: the first run's readers
+    full = build(ingress, spec_file, DaskConfig(cluster_type="threads"))  # after the change
+    for name, table in (("full", full), ("second", second)):
+        write_table(table, tmp_path / f"{name}.parquet", arrow_fields(table, FILE_TABLE))
+    same_but_pid(read_table(tmp_path / "second.parquet"), read_table(tmp_path / "full.parquet"))
