@@ -91,10 +91,15 @@ _BUILT: dict[str, tuple[object, dg.Definitions]] = {}
 
 
 def built_defs(location: Location) -> dg.Definitions:
-    """build_defs(location), built again only when the config or the exporter secrets in the
-    environment changed: Dagster loads a code location five times in one `dagster job execute`
-    process, and the same Definitions object also keeps Dagster's own resolution of them."""
-    inputs = (location, [os.environ.get(name) for name in SECRET_VARIABLES])
+    """build_defs(location), built again only when the config, a specification file or the
+    exporter secrets in the environment changed: Dagster loads a code location five times in
+    one `dagster job execute` process, and the same Definitions object also keeps Dagster's own
+    resolution of them."""
+    inputs = (
+        location,
+        location.config.specifications() if location.config else None,
+        [os.environ.get(name) for name in SECRET_VARIABLES],
+    )
     last = _BUILT.get(location.source)
     if last is None or last[0] != inputs:
         last = _BUILT[location.source] = (inputs, build_defs(location))

@@ -82,7 +82,7 @@ def test_optional_libraries_are_imported_only_when_a_job_or_exporter_needs_them(
     assert shown == {"before": [], "after": True, "fields": ["cluster"]}
 
 
-def test_a_location_is_built_again_only_when_its_config_or_secrets_change(
+def test_a_location_is_built_again_only_when_its_config_specs_or_secrets_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copytree(EXAMPLE_SPECS, tmp_path / "specs", ignore=shutil.ignore_patterns("__pycache__"))
@@ -96,8 +96,19 @@ def test_a_location_is_built_again_only_when_its_config_or_secrets_change(
     changed = defs()
     assert changed is not first
     assert changed.resources["hidebound"].location.config.settle_seconds == 3
+    spec_file = tmp_path / "specs" / "files.py"
+    spec_file.write_text(spec_file.read_text().replace("Img001", "Img002"))
+    os.utime(spec_file, ns=(0, spec_file.stat().st_mtime_ns + 1))
+    respecified = defs()
+    assert respecified is not changed
+    assert "asset_table:img002_assets_pass" in check_names(respecified)
+    assert "asset_table:img001_assets_pass" not in check_names(respecified)
     monkeypatch.setenv("HIDEBOUND_S3_SECRET_KEY", "defs-cache-secret-0004")
-    assert defs() is not changed
+    assert defs() is not respecified
+
+
+def check_names(loaded: dg.Definitions) -> set[str]:
+    return {key.to_user_string() for key in loaded.resolve_asset_graph().asset_check_keys}
 
 
 # --- a run over the bundled example --------------------------------------------------------
