@@ -28,7 +28,6 @@ SCAN_COLUMNS = [
     "link_target",
 ]
 FACTS = ["size", "mtime_ns", "device", "inode"]
-NO_FACTS = (None, None, None, None)
 LinkPolicy = Literal["never", "within"]
 SPECIAL = {
     stat.S_IFIFO: "a FIFO",
@@ -60,13 +59,14 @@ class Rows:
     ) -> None:
         columns = self.columns
         columns["filepath_relative"].append(relative)
-        facts = (
-            (status.st_size, status.st_mtime_ns, status.st_dev, status.st_ino)
-            if status
-            else NO_FACTS
-        )
-        for name, value in zip(FACTS, facts, strict=True):
-            columns[name].append(value)
+        if status:
+            columns["size"].append(status.st_size)
+            columns["mtime_ns"].append(status.st_mtime_ns)
+            columns["device"].append(status.st_dev)
+            columns["inode"].append(status.st_ino)
+        else:
+            for name in FACTS:
+                columns[name].append(None)
         columns["scan_error"].append(problem)
         columns["link_target"].append(target)
 
@@ -76,7 +76,9 @@ class Rows:
         table = pd.DataFrame(
             {
                 "filepath_relative": paths,
-                "filename": paths.str.replace(r"^.*/", "", regex=True),
+                "filename": paths.str.replace(
+                    r"(?s)^.*/", "", regex=True
+                ),  # names may hold newlines
                 **{name: pd.array(columns[name], dtype="Int64") for name in FACTS},
                 "scan_error": problems,
                 "link_target": pd.Series(columns["link_target"], dtype=object),
@@ -118,11 +120,12 @@ def scan_directory(root: Path, follow_symlinks: LinkPolicy = "never") -> pd.Data
             seen.add(key)
             prefix = relative + "/"
         try:
-            entries = sorted(os.scandir(directory), key=lambda entry: entry.name, reverse=True)
+            entries = list(os.scandir(directory))
         except OSError as error:
             rows.add(prefix.rstrip("/"), None, f"cannot list directory: {error.strerror}")
             continue
         found_links: list[tuple[str, str, tuple[int, int]]] = []
+        subdirectories: list[os.DirEntry[str]] = []
         for entry in entries:
             relative = prefix + entry.name
             try:
@@ -136,17 +139,24 @@ def scan_directory(root: Path, follow_symlinks: LinkPolicy = "never") -> pd.Data
                         status, target = followed
                         rows.add(relative, status, not_regular(status), printable(str(target)))
                 elif entry.is_dir(follow_symlinks=False):
-                    key = identity(entry.stat(follow_symlinks=False))
-                    if key in seen:  # the same directory mounted twice
-                        rows.add(relative, None, "directory already scanned (mounted twice?)")
-                    else:
-                        seen.add(key)
-                        real.append((relative + "/", entry.path))
+                    subdirectories.append(entry)
                 else:
                     status = entry.stat(follow_symlinks=False)
                     rows.add(relative, status, not_regular(status))
             except OSError as error:
                 rows.add(relative, None, f"cannot read: {error.strerror}")
+        for entry in sorted(subdirectories, key=lambda entry: entry.name, reverse=True):
+            relative = prefix + entry.name
+            try:
+                key = identity(entry.stat(follow_symlinks=False))
+            except OSError as error:
+                rows.add(relative, None, f"cannot read: {error.strerror}")
+                continue
+            if key in seen:  # the same directory mounted twice
+                rows.add(relative, None, "directory already scanned (mounted twice?)")
+            else:
+                seen.add(key)
+                real.append((relative + "/", entry.path))
         links += sorted(found_links)
     return rows.table()
 

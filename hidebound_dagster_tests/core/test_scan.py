@@ -318,3 +318,15 @@ def test_scan_does_not_depend_on_listing_order(
     assert [[row["filepath_relative"] for row in result] for result in results] == [
         ["a_link", "b_real/f.png", "z_link"]
     ] * 2
+
+
+def test_file_names_under_directories_with_newlines_and_bad_bytes(tmp_path: Path) -> None:
+    """The file name is what follows the last slash, whatever the directories hold."""
+    root = tmp_path / "ingress"
+    odd = root / "two\nlines" / os.fsdecode(b"bad\xffbyte")
+    odd.mkdir(parents=True)
+    (odd / "a.png").write_bytes(b"x")
+    table = scan_directory(root)
+    assert table["filename"].tolist() == ["a.png"]
+    assert table["filepath_relative"].tolist() == ["two\nlines/bad\\xffbyte/a.png"]
+    assert table["scan_error"].tolist() == ["file path is not valid UTF-8"]
