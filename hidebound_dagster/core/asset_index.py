@@ -12,19 +12,16 @@ its own, a check grouped by another column) is validated whole every time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from pandera.api.checks import Check
 
 from hidebound_dagster.core.asset_table import build_asset_table
 from hidebound_dagster.core.schemas import ASSET_TABLE, SchemaError, arrow_fields, conform
-from hidebound_dagster.core.specification import Specification
+from hidebound_dagster.core.specification import Specification, judged_per_asset
 from hidebound_dagster.core.tables import read_table, write_table
-from hidebound_dagster.core.validators import product_check
 
 INDEX_TABLE = "asset_index"  # stored beside the tables of its location
 DIGEST_COLUMN = "files_digest"
@@ -42,48 +39,7 @@ DIGESTED = [
     "specification",
     "file_error",
 ]
-#: Pandera's own checks that judge each value alone.
-ROW_CHECKS = frozenset(
-    {
-        "equal_to",
-        "not_equal_to",
-        "greater_than",
-        "greater_than_or_equal_to",
-        "less_than",
-        "less_than_or_equal_to",
-        "in_range",
-        "isin",
-        "notin",
-        "str_matches",
-        "str_contains",
-        "str_startswith",
-        "str_endswith",
-        "str_length",
-    }
-)
 HASH_KEYS = ("hidebound-assets", "asset-digest-two")  # two 64-bit hashes per row (16 bytes each)
-
-
-@cache
-def judged_per_asset(spec: type[Specification]) -> bool:
-    """Whether every check of the specification looks at one file's row or one asset's files
-    only, so an asset's verdict cannot change while its files do not."""
-    schema = spec.to_schema()
-    columns = list(schema.columns.values())
-    checks = [*schema.checks, *(check for column in columns for check in column.checks)]
-    return (
-        not schema.unique
-        and not any(column.unique for column in columns)
-        and all(local_check(check) for check in checks)
-    )
-
-
-def local_check(check: Check) -> bool:
-    if check.groupby is not None:
-        return False
-    if check.name in Check.REGISTERED_CUSTOM_CHECKS:
-        return product_check(check.name)
-    return bool(check.element_wise) or check.name in ROW_CHECKS
 
 
 def files_digests(files: pd.DataFrame, versions: Mapping[str, str]) -> pd.Series:

@@ -8,8 +8,13 @@ from collections.abc import Mapping
 import pandas as pd
 
 from hidebound_dagster.core.schemas import ASSET_TABLE, VALIDATED_ASSETS, conform
-from hidebound_dagster.core.specification import Specification, validation_failures
+from hidebound_dagster.core.specification import (
+    Specification,
+    judged_per_asset,
+    validation_failures,
+)
 
+VALIDATION_BATCH = 25_000  # rows validated at once, whole assets (pandera copies each batch)
 ASSET_COLUMNS = [
     "asset_path",
     "asset_name",
@@ -31,14 +36,24 @@ def specification_failures(
     clean = files[files["asset_path"].notna() & files["file_error"].isna()]
     parts = []
     for token, rows in clean.groupby("specification"):
-        failures = validation_failures(specs[str(token)], rows)
-        whole_spec = failures[failures["row"].isna()]
+        spec = specs[str(token)]
+        batches = asset_batches(rows) if judged_per_asset(spec) else [rows]
+        failures = pd.concat([validation_failures(spec, batch) for batch in batches])
+        whole_spec = failures[failures["row"].isna()].drop_duplicates(["scope", "message"])
         located = failures.dropna(subset=["row"]).astype({"row": rows.index.dtype})
         per_row = located.join(rows[["asset_path", "filename"]], on="row")
         everywhere = whole_spec.merge(rows[["asset_path", "filename"]], how="cross")
         parts += [per_row, everywhere]
     columns = ["row", "scope", "message", "asset_path", "filename"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def asset_batches(rows: pd.DataFrame) -> list[pd.DataFrame]:
+    """The rows in batches of about VALIDATION_BATCH rows that never split an asset, so
+    validating a million files holds one batch's copies at a time."""
+    assets, paths = pd.factorize(rows["asset_path"])
+    per_batch = max(1, VALIDATION_BATCH * len(paths) // max(1, len(rows)))
+    return [batch for _, batch in rows.groupby(assets // per_batch, sort=False)]
 
 
 def asset_problems(files: pd.DataFrame, failures: pd.DataFrame) -> pd.Series:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import Any, Optional
 
 import pandas as pd
 import pandera.pandas as pa
+from pandera.api.checks import Check
 from pandera.typing import Series
 
 from hidebound_dagster.core import validators  # noqa: F401  (registers the custom checks)
 from hidebound_dagster.core.rule_details import explain
-from hidebound_dagster.core.validators import column_list
+from hidebound_dagster.core.validators import column_list, product_check
 
 #: Class attributes that describe a specification rather than declare a column.
 SPEC_ATTRIBUTES = frozenset({"asset_type", "filename_fields", "asset_name_fields", "file_traits"})
@@ -134,6 +136,49 @@ def asset_path_errors(files: pd.DataFrame) -> pd.Series:
     )
     errors[missing] = "No directory named " + name[missing] + " holds this file."
     return errors
+
+
+#: Pandera's own checks that judge each value alone.
+ROW_CHECKS = frozenset(
+    {
+        "equal_to",
+        "not_equal_to",
+        "greater_than",
+        "greater_than_or_equal_to",
+        "less_than",
+        "less_than_or_equal_to",
+        "in_range",
+        "isin",
+        "notin",
+        "str_matches",
+        "str_contains",
+        "str_startswith",
+        "str_endswith",
+        "str_length",
+    }
+)
+
+
+@cache
+def judged_per_asset(spec: type[Specification]) -> bool:
+    """Whether every check of the specification looks at one file's row or one asset's files
+    only, so an asset's verdict cannot change while its files do not."""
+    schema = spec.to_schema()
+    columns = list(schema.columns.values())
+    checks = [*schema.checks, *(check for column in columns for check in column.checks)]
+    return (
+        not schema.unique
+        and not any(column.unique for column in columns)
+        and all(local_check(check) for check in checks)
+    )
+
+
+def local_check(check: Check) -> bool:
+    if check.groupby is not None:
+        return False
+    if check.name in Check.REGISTERED_CUSTOM_CHECKS:
+        return product_check(check.name)
+    return bool(check.element_wise) or check.name in ROW_CHECKS
 
 
 def validation_failures(spec: type[Specification], rows: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from hidebound_dagster.core.asset_table import build_asset_table
 from hidebound_dagster.core.file_index import spec_versions
 from hidebound_dagster.core.file_table import build_file_table
 from hidebound_dagster.core.schemas import ASSET_TABLE, arrow_fields, conform
-from hidebound_dagster.core.specification import Specification
+from hidebound_dagster.core.specification import Specification, judged_per_asset
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.tables import read_table, write_table
 from hidebound_dagster_tests.conftest import SpecWriter, write_frames
@@ -144,8 +144,8 @@ def test_a_check_across_assets_revalidates_unchanged_assets(project: Project) ->
 
 
 def test_which_specifications_are_judged_per_asset(project: Project) -> None:
-    assert asset_index.judged_per_asset(project.specs["seq001"])
-    assert not asset_index.judged_per_asset(project.specs["uni001"])
+    assert judged_per_asset(project.specs["seq001"])
+    assert not judged_per_asset(project.specs["uni001"])
 
 
 def test_a_damaged_index_validates_every_asset(project: Project) -> None:

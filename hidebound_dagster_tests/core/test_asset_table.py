@@ -10,6 +10,7 @@ from typing import NamedTuple
 import pandas as pd
 import pytest
 
+from hidebound_dagster.core import asset_table
 from hidebound_dagster.core.asset_table import ASSET_COLUMNS, build_asset_table, valid_files
 from hidebound_dagster.core.file_table import build_file_table
 from hidebound_dagster.core.identity import ID_NAMESPACE
@@ -429,3 +430,29 @@ def test_bundled_example_verdicts(
     row = verdicts(example[1])[asset_path]
     assert bool(row["asset_valid"]) is valid, row["asset_error"]
     assert part in (row["asset_error"] or "")
+
+
+def test_validation_in_batches_of_whole_assets_gives_the_same_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bundled example (19 assets, rule failures with their details) validated about two
+    files at a time: no batch splits an asset, and the table is the one a single validation
+    gives."""
+    specs = load_specifications([EXAMPLE_SPECS])
+    files = build_file_table(EXAMPLE_INGRESS, specs)
+    whole = build_asset_table(files, specs)
+    seen: list[pd.DataFrame] = []
+    batches = asset_table.asset_batches
+
+    def recorded(rows: pd.DataFrame) -> list[pd.DataFrame]:
+        seen.extend(batches(rows))
+        return batches(rows)
+
+    monkeypatch.setattr(asset_table, "VALIDATION_BATCH", 2)
+    monkeypatch.setattr(asset_table, "asset_batches", recorded)
+    batched = build_asset_table(files, specs)
+    pd.testing.assert_frame_equal(batched, whole)
+    assert len(seen) > 10
+    paths = [set(batch["asset_path"]) for batch in seen]
+    assert all(not a & b for i, a in enumerate(paths) for b in paths[i + 1 :])  # never split
+    assert (~whole["asset_valid"]).sum() >= 5
