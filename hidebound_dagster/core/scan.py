@@ -28,6 +28,7 @@ SCAN_COLUMNS = [
     "link_target",
 ]
 FACTS = ["size", "mtime_ns", "device", "inode"]
+BATCH = 65_536  # rows listed before they are packed into arrays
 LinkPolicy = Literal["never", "within"]
 SPECIAL = {
     stat.S_IFIFO: "a FIFO",
@@ -45,10 +46,17 @@ def printable(name: str) -> str:
 
 
 class Rows:
-    """The scan's rows as columns, so integer columns are built exactly (never via float)."""
+    """The scan's rows as columns, so integer columns are built exactly (never via float).
+    Every BATCH rows the lists become arrays, so a walk of a million files never holds a
+    million Python objects per column."""
 
     def __init__(self) -> None:
-        self.columns: dict[str, list] = {name: [] for name in SCAN_COLUMNS if name != "filename"}
+        self.columns: dict[str, list] = {}
+        self.parts: list[pd.DataFrame] = []
+        self.start()
+
+    def start(self) -> None:
+        self.columns = {name: [] for name in SCAN_COLUMNS if name != "filename"}
 
     def add(
         self,
@@ -69,21 +77,28 @@ class Rows:
                 columns[name].append(None)
         columns["scan_error"].append(problem)
         columns["link_target"].append(target)
+        if len(columns["scan_error"]) >= BATCH:
+            self.flush()
 
-    def table(self) -> pd.DataFrame:
+    def flush(self) -> None:
         columns = self.columns
         paths, problems = printable_paths(columns["filepath_relative"], columns["scan_error"])
-        table = pd.DataFrame(
-            {
-                "filepath_relative": paths,
-                "filename": paths.str.replace(
-                    r"(?s)^.*/", "", regex=True
-                ),  # names may hold newlines
-                **{name: pd.array(columns[name], dtype="Int64") for name in FACTS},
-                "scan_error": problems,
-                "link_target": pd.Series(columns["link_target"], dtype=object),
-            }
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "filepath_relative": paths,
+                    "filename": paths.str.replace(r"(?s)^.*/", "", regex=True),  # \n in names
+                    **{name: pd.array(columns[name], dtype="Int64") for name in FACTS},
+                    "scan_error": problems,
+                    "link_target": pd.Series(columns["link_target"], dtype=object),
+                }
+            )
         )
+        self.start()
+
+    def table(self) -> pd.DataFrame:
+        self.flush()
+        table = pd.concat(self.parts, ignore_index=True) if len(self.parts) > 1 else self.parts[0]
         return table.sort_values("filepath_relative", ignore_index=True)
 
 

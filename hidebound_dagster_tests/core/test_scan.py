@@ -330,3 +330,17 @@ def test_file_names_under_directories_with_newlines_and_bad_bytes(tmp_path: Path
     assert table["filename"].tolist() == ["a.png"]
     assert table["filepath_relative"].tolist() == ["two\nlines/bad\\xffbyte/a.png"]
     assert table["scan_error"].tolist() == ["file path is not valid UTF-8"]
+
+
+def test_a_listing_packed_in_batches_is_the_same_table(
+    ingress: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows packed into arrays every few entries (a million-file walk holds no per-file
+    objects) give the table one batch gives, non-UTF-8 names and errors included."""
+    (ingress / os.fsdecode(b"bad\xffname.png")).write_bytes(b"x")
+    (ingress / "link").symlink_to(tmp_path)
+    whole = scan_directory(ingress)
+    monkeypatch.setattr(scan, "BATCH", 2)
+    pd.testing.assert_frame_equal(scan_directory(ingress), whole)
+    assert len(whole) > 4
+    assert whole["scan_error"].notna().sum() == 2
