@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import pandas as pd
 
 from hidebound_dagster.core import naming
 from hidebound_dagster.core.file_index import FileIndex, reusable
-from hidebound_dagster.core.identity import Identity, checked_status, identities, ids
-from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
+from hidebound_dagster.core.identity import IDENTITY_COLUMNS, Identity, checked_status, ids
+from hidebound_dagster.core.parallel import Mapper, map_chunks, serial_map
 from hidebound_dagster.core.progress import Progress
 from hidebound_dagster.core.scan import LinkPolicy, scan_directory, select
 from hidebound_dagster.core.schemas import FILE_ERRORS, FILE_TABLE, conform, trait_error_columns
@@ -42,6 +42,35 @@ def read_traits(
                     row[f"{name}_error"] = str(error) or type(error).__name__
         rows.append(row)
     return rows
+
+
+def read_trait_columns(
+    traits: Mapping[str, Callable[[str], Any]], files: list[tuple[str, Identity]]
+) -> pd.DataFrame:
+    """read_traits of a chunk as columns: what travels back from a worker and is kept."""
+    return pd.DataFrame.from_records(read_traits(traits, files), index=range(len(files)))
+
+
+class TraitItems(Sequence[tuple[str, Identity]]):
+    """The path and identity of each file to read, built only for the slice asked for."""
+
+    def __init__(self, files: pd.DataFrame) -> None:
+        self.paths = files["filepath"]
+        self.identity = files[IDENTITY_COLUMNS].astype("int64")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, Identity]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[str, Identity]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[str, Identity] | list[tuple[str, Identity]]:
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        columns = [self.identity[name].iloc[index].tolist() for name in IDENTITY_COLUMNS]
+        paths = self.paths.iloc[index].tolist()
+        return list(zip(paths, zip(*columns, strict=True), strict=True))
 
 
 def specification_errors(tokens: pd.Series, known: Mapping[str, Any]) -> pd.Series:
@@ -80,10 +109,9 @@ def trait_table(
     if files.empty:
         return pd.DataFrame(columns=list(spec.file_traits), index=files.index)
     progress = Progress(log, f"update: traits of {spec.token()}", len(files)) if log else None
-    read = partial(read_traits, spec.file_traits)
-    items = list(zip(files["filepath"], identities(files), strict=True))
-    records = map_chunked(mapper, read, items, chunks, progress)
-    table = pd.DataFrame.from_records(records, index=files.index).convert_dtypes()
+    read = partial(read_trait_columns, spec.file_traits)
+    parts = map_chunks(mapper, read, TraitItems(files), chunks, progress)
+    table = pd.concat(parts, ignore_index=True).set_axis(files.index).convert_dtypes()
     missing: dict[str, Any] = dict.fromkeys(
         (name for name in spec.file_traits if name not in table), pd.NA
     )

@@ -40,12 +40,40 @@ def thread_mapper(max_workers: int = 8) -> Mapper:
     return mapper
 
 
+def chunk_bounds(count: int, chunks: int) -> list[tuple[int, int]]:
+    """At most `chunks` contiguous, nearly equal, non-empty [low, high) ranges of count items."""
+    chunks = max(1, min(chunks, count))
+    size, rest = divmod(count, chunks)
+    bounds = [i * size + min(i, rest) for i in range(chunks + 1)]
+    return [(lo, hi) for lo, hi in pairwise(bounds) if hi > lo]
+
+
 def chunked(items: Sequence[T], chunks: int) -> list[list[T]]:
     """Split items into at most `chunks` contiguous, nearly equal, non-empty lists."""
-    chunks = max(1, min(chunks, len(items)))
-    size, rest = divmod(len(items), chunks)
-    bounds = [i * size + min(i, rest) for i in range(chunks + 1)]
-    return [list(items[lo:hi]) for lo, hi in pairwise(bounds) if hi > lo]
+    return [list(items[lo:hi]) for lo, hi in chunk_bounds(len(items), chunks)]
+
+
+def map_chunks(
+    mapper: Mapper,
+    func: Callable[[list[T]], R],
+    items: Sequence[T],
+    chunks: int,
+    progress: Callable[[int], None] | None = None,
+) -> list[R]:
+    """Apply a chunk-level function through a mapper: one result per chunk, in item order.
+    With `progress`, chunks go in up to ten waves and progress(items done) follows each. Each
+    wave's chunks are cut from `items` when the wave starts, so a sequence that builds its
+    items on slicing holds one wave of them at a time."""
+    bounds = chunk_bounds(len(items), chunks * (10 if progress else 1))
+    waves = chunked(bounds, 10) if progress else [bounds]
+    results: list[R] = []
+    done = 0
+    for wave in waves:
+        results += mapper(func, [list(items[lo:hi]) for lo, hi in wave])
+        done += sum(hi - lo for lo, hi in wave)
+        if progress:
+            progress(done)
+    return results
 
 
 def map_chunked(
@@ -55,13 +83,5 @@ def map_chunked(
     chunks: int,
     progress: Callable[[int], None] | None = None,
 ) -> list[R]:
-    """Apply a chunk-level function through a mapper and flatten the results in item order.
-    With `progress`, chunks go in up to ten waves and progress(items done) follows each."""
-    parts = chunked(items, chunks * (10 if progress else 1))
-    waves = chunked(parts, 10) if progress else [parts]
-    results: list[R] = []
-    for wave in waves:
-        results += [value for chunk in mapper(func, wave) for value in chunk]
-        if progress:
-            progress(len(results))
-    return results
+    """Apply a chunk-level function through a mapper and flatten the results in item order."""
+    return [value for chunk in map_chunks(mapper, func, items, chunks, progress) for value in chunk]
