@@ -46,12 +46,18 @@ CORE_PACKAGE = "hidebound_dagster.core"
 NOT_USER_CODE = {"hidebound_dagster", "pandera", "builtins", "typing", "pydantic", "abc"}
 
 
-@dataclass(frozen=True)
+@dataclass
 class FileIndex:
     """The indexed rows (by relative path) and the specification versions in force now."""
 
     rows: pd.DataFrame
     versions: Mapping[str, str]
+
+    def take(self) -> pd.DataFrame:
+        """The rows, handed over once: the index holds none afterwards, so a million indexed
+        rows can be freed as soon as the ones still true are copied out."""
+        rows, self.rows = self.rows, self.rows.iloc[:0]
+        return rows
 
 
 @cache

@@ -175,7 +175,8 @@ def update_file_table(
     index: FileIndex | None = None,
 ) -> tuple[pd.DataFrame, Reads]:
     """The file table, taking the rows of files the index holds unchanged from it instead of
-    parsing and reading them again; and how many files were read and reused."""
+    parsing and reading them again (the index is used up); and how many files were read and
+    reused."""
     scanned = select(scan_directory(ingress, follow_symlinks), include_regex, exclude_regex)
     files = identify(scanned, ingress, specs)
     reuse = reusable(files, index) if index is not None else pd.Series(False, index=files.index)
@@ -185,7 +186,7 @@ def update_file_table(
         for spec, rows in fresh
     ]
     if index is not None:
-        parts += indexed_parts(files[reuse], index.rows, specs)
+        parts += indexed_parts(files[reuse], index.take(), specs)
     read = sum(len(readable(rows)) for _, rows in fresh)
     traits = sorted({name for spec in specs.values() for name in spec.file_traits})
     return assemble(files, parts, traits), Reads(read=read, reused=int(reuse.sum()))
