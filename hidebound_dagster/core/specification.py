@@ -18,8 +18,11 @@ from pandera.api.checks import Check
 from pandera.typing import Series
 
 from hidebound_dagster.core import validators  # noqa: F401  (registers the custom checks)
+from hidebound_dagster.core.pandera_without_dask import hide_dask_types
 from hidebound_dagster.core.rule_details import explain
 from hidebound_dagster.core.validators import column_list, product_check
+
+hide_dask_types()
 
 #: Class attributes that describe a specification rather than declare a column.
 SPEC_ATTRIBUTES = frozenset({"asset_type", "filename_fields", "asset_name_fields", "file_traits"})
