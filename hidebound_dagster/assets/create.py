@@ -9,8 +9,9 @@ import pandas as pd
 from hidebound_dagster import markdown
 from hidebound_dagster.asset_keys import Keys
 from hidebound_dagster.core.incremental import stage_incremental
+from hidebound_dagster.core.incremental_metadata import describe_incremental
 from hidebound_dagster.core.layout import Staging
-from hidebound_dagster.core.metadata import describe_incremental, describe_rebuild
+from hidebound_dagster.core.metadata import describe_rebuild
 from hidebound_dagster.core.staging import StagingError, stage_rebuild
 from hidebound_dagster.resources import DaskResource, HideboundResource
 

@@ -28,7 +28,9 @@ from hidebound_dagster.core.layout import Staging
 from hidebound_dagster.core.manifest import clear_exports
 from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
 from hidebound_dagster.core.progress import Progress
+from hidebound_dagster.core.schemas import conform
 from hidebound_dagster.core.staged_record import (
+    LINES,
     RECORD,
     STAGED_IDENTITY,
     on_disk,
@@ -82,6 +84,7 @@ def stage_incremental(
         staged = stage_rebuild(files, ingress, staging, write_mode, mapper, chunks, log, exporters)
         write_record(layout, staged_rows(staged.files, layout.content, write_mode == "copy"))
         return staged
+    files = files.astype(dict.fromkeys(["filepath_relative", "asset_path"], object))  # fast isin
     if write_mode == "move":
         return move_in(files, ingress, layout, record, mapper, chunks, log)
     clear_exports(layout)
@@ -95,20 +98,35 @@ def staged_rows(staged: pd.DataFrame, content: Path, settled: bool) -> pd.DataFr
     puts them back into ingress, since no later table will describe them."""
     status = [os.lstat(content / relative) for relative in staged["filepath_relative"]]
     fields = ("st_dev", "st_ino", "st_size", "st_mtime_ns")
-    return staged[["filepath_relative", "asset_path", *IDENTITY_COLUMNS, "sha256"]].assign(
+    rows = staged[["filepath_relative", "asset_path", *IDENTITY_COLUMNS, "sha256"]].assign(
         **{
             name: pd.array([getattr(s, field) for s in status], dtype="Int64")
             for name, field in zip(STAGED_IDENTITY, fields, strict=True)
         },
-        metadata_sha256=None,
+        description=None,
+        **dict.fromkeys(LINES),
         settled=settled,
     )
+    return record_rows(rows)
+
+
+def where(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """The rows of a frame where mask holds (the frame itself when it holds everywhere: no copy
+    of a million rows to keep them all)."""
+    return frame if mask.all() else frame[mask]
 
 
 def pending_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """Record rows of files this create is about to change: whatever of them is staged may be
     partial until they are settled."""
-    return rows.reindex(columns=list(RECORD)).assign(settled=False)
+    missing = dict.fromkeys((c for c in RECORD if c not in rows), None)
+    return record_rows(rows.assign(**{**missing, "settled": False}))
+
+
+def record_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the record's declared dtypes, so that joining them to it never turns its
+    integers into floats (a nanosecond time does not survive a float)."""
+    return conform(rows[list(RECORD)], RECORD, "staged record")
 
 
 def intact(record: pd.DataFrame, content: Path) -> tuple[pd.Series, pd.Series]:
@@ -169,7 +187,7 @@ def reconcile_copies(
         )
         write_record(layout, record)
     sha256 = pd.Series(record["sha256"].to_numpy(), index=record["filepath_relative"])
-    staged = files[files["filepath_relative"].isin(sha256.index)]
+    staged = where(files, files["filepath_relative"].isin(sha256.index))
     return Staged(
         staged.assign(sha256=staged["filepath_relative"].map(sha256)).reset_index(drop=True),
         skipped,

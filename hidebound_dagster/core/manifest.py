@@ -53,7 +53,11 @@ def content_stats(content: Path) -> dict[str, os.stat_result]:
 
 
 def stat_digest(stats: dict[str, os.stat_result]) -> str:
-    return digest(f"{path}\0{st.st_size}\0{st.st_mtime_ns}" for path, st in stats.items())
+    return times_digest((path, st.st_size, st.st_mtime_ns) for path, st in stats.items())
+
+
+def times_digest(rows: Iterable[tuple[str, int, int]]) -> str:
+    return digest(f"{path}\0{size}\0{mtime_ns}" for path, size, mtime_ns in rows)
 
 
 def content_digest(rows: Iterable[tuple[str, int, str]]) -> str:
@@ -72,6 +76,21 @@ def write_manifest(staging: Staging, staged: pd.DataFrame) -> Manifest:
         stat_digest=stat_digest(stats),
         files=len(stats),
         bytes=sum(st.st_size for st in stats.values()),
+    )
+    write_json(staging.manifest, manifest.__dict__)
+    return manifest
+
+
+def write_recorded_manifest(staging: Staging, record: pd.DataFrame) -> Manifest:
+    """Record what create staged from the staged record (path, staged size and mtime, sha256
+    per file; the incremental create stat-ed every staged file), without walking content/."""
+    rows = record[["filepath_relative", "staged_size", "staged_mtime_ns", "sha256"]]
+    paths, sizes, times, sha256 = (rows[column].tolist() for column in rows)
+    manifest = Manifest(
+        content_digest=content_digest(zip(paths, sizes, sha256, strict=True)),
+        stat_digest=times_digest(zip(paths, sizes, times, strict=True)),
+        files=len(paths),
+        bytes=int(sum(sizes)),
     )
     write_json(staging.manifest, manifest.__dict__)
     return manifest

@@ -2,17 +2,23 @@
 "unchanged" from the staging itself and never from a table that may be stale.
 
 One row per staged file: the source identity update validated (size, mtime_ns, device, inode),
-the sha256 of the bytes staged, the staged file's own identity, and the sha256 of the file
-metadata JSON written for it (missing until it is written). A row that is not `settled` is
-being staged, replaced or removed: whatever of it is in content/ or metadata/ may be partial,
-and the next create removes it and starts that asset again. The record is written atomically.
+the sha256 of the bytes staged, the staged file's own identity, and what its metadata was
+written from: a hash of the values its JSON is made of (`description`, missing until its JSON
+is written) and where its line and its asset's line are (byte offset and length) in the chunk
+files whose identity the record carries. A row that is not `settled` is being staged,
+replaced or removed: whatever of it is in content/ may be partial, and the next create removes
+it (or, moved, puts it back into ingress) and starts that asset again. The record is written
+atomically.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -24,15 +30,19 @@ from hidebound_dagster.core.manifest import write_atomically
 from hidebound_dagster.core.schemas import TEXT, SchemaError, conform
 
 STAGED_IDENTITY = [f"staged_{name}" for name in IDENTITY_COLUMNS]
+#: Where a file's line and its asset's line are in the chunks: byte offset and length.
+LINES = ["file_offset", "file_length", "asset_offset", "asset_length"]
 RECORD: dict[str, str] = {
     "filepath_relative": TEXT,
     "asset_path": TEXT,
     **dict.fromkeys(IDENTITY_COLUMNS, "Int64"),
     "sha256": TEXT,
     **dict.fromkeys(STAGED_IDENTITY, "Int64"),
-    "metadata_sha256": TEXT,
+    "description": "Int64",
+    **dict.fromkeys(LINES, "Int64"),
     "settled": "bool",
 }
+CHUNKS = b"chunks"  # the record's key-value metadata: each chunk it indexes, and its identity
 ARROW_TYPES = {"Int64": pa.int64(), "bool": pa.bool_(), TEXT: pa.string()}
 ARROW_SCHEMA = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in RECORD.items()])
 
@@ -50,20 +60,35 @@ def read_record(staging: Staging) -> pd.DataFrame | None:
     except (OSError, ValueError, pa.ArrowException):
         return None
     frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    texts = {name: object for name, kind in RECORD.items() if kind == TEXT}
     try:
-        return conform(frame, RECORD, staging.staged.name)
+        return conform(frame.astype(texts), RECORD, staging.staged.name)
     except SchemaError:
         return None
 
 
-def write_record(staging: Staging, record: pd.DataFrame) -> None:
-    """Replace the record atomically: a reader sees the old record or the new one, whole."""
+def write_record(
+    staging: Staging, record: pd.DataFrame, chunks: Mapping[str, Any] | None = None
+) -> None:
+    """Replace the record atomically: a reader sees the old record or the new one, whole.
+    `chunks`: the chunk files (by kind: name and identity) that the line columns index; by
+    default the chunks the record indexed so far."""
+    chunks = indexed_chunks(staging) if chunks is None else chunks
     table = pa.Table.from_pandas(
         conform(record[list(RECORD)], RECORD, staging.staged.name),
-        schema=ARROW_SCHEMA,
+        schema=ARROW_SCHEMA.with_metadata({CHUNKS: json.dumps(dict(chunks))}),
         preserve_index=False,
     )
     write_atomically(staging.staged, lambda handle: pq.write_table(table, handle))
+
+
+def indexed_chunks(staging: Staging) -> dict[str, Any]:
+    """The chunk files the record indexes, by kind (name and identity); empty for none."""
+    try:
+        metadata = pq.read_schema(staging.staged).metadata or {}
+        return dict(json.loads(metadata.get(CHUNKS, b"{}")))
+    except (OSError, ValueError, pa.ArrowException):
+        return {}
 
 
 def on_disk(content: Path) -> pd.DataFrame:
@@ -71,12 +96,16 @@ def on_disk(content: Path) -> pd.DataFrame:
     identity (lstat: links are not followed) and whether it is a regular file."""
     paths: list[str] = []
     status: list[os.stat_result] = []
-    for directory, _, names in os.walk(content):
-        base = os.path.relpath(directory, content)
-        prefix = "" if base == "." else base + "/"
-        for name in names:
-            paths.append(prefix + name)
-            status.append(os.lstat(os.path.join(directory, name)))  # noqa: PTH118
+    directories = [(str(content), "")] if content.is_dir() else []
+    while directories:
+        directory, prefix = directories.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    directories.append((entry.path, f"{prefix}{entry.name}/"))
+                else:
+                    paths.append(prefix + entry.name)
+                    status.append(entry.stat(follow_symlinks=False))
     columns = {
         name: pd.array([getattr(s, f"st_{field}") for s in status], dtype="Int64")
         for name, field in zip(STAGED_IDENTITY, ("dev", "ino", "size", "mtime_ns"), strict=True)

@@ -4,6 +4,7 @@ metadata written only where it differs, move mode's rules, and delete."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -13,17 +14,17 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from hidebound_dagster.core import incremental
 from hidebound_dagster.core.identity import path_id
 from hidebound_dagster.core.incremental import ALREADY_STAGED, stage_incremental
-from hidebound_dagster.core.layout import Staging
-from hidebound_dagster.core.manifest import read_manifest, verify_staging
-from hidebound_dagster.core.metadata import (
+from hidebound_dagster.core.incremental_metadata import (
     ChunkWriter,
     asset_batches,
     describe_incremental,
-    describe_rebuild,
-    json_lines,
 )
+from hidebound_dagster.core.layout import Staging
+from hidebound_dagster.core.manifest import read_manifest, verify_staging
+from hidebound_dagster.core.metadata import describe_rebuild, json_lines
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.staged_record import read_record, write_record
 from hidebound_dagster.core.staging import Staged, StagingError, delete, stage_rebuild
@@ -117,12 +118,19 @@ def test_the_record_keeps_its_declared_types_and_missing_values(
     assert record is not None and len(record) == 9
     assert str(record["inode"].dtype) == "Int64" and str(record["staged_mtime_ns"].dtype) == "Int64"
     assert record["settled"].dtype == bool and record["settled"].all()
-    assert record["metadata_sha256"].str.len().eq(64).all()
-    pending = record.assign(metadata_sha256=None, staged_inode=pd.NA, settled=False)
+    assert record["description"].notna().all() and record["description"].nunique() == 9
+    for kind, path in (("file", "filepath_relative"), ("asset", "asset_path")):
+        (chunk,) = (staging / "metadata" / f"{kind}-chunk").iterdir()
+        data = chunk.read_bytes()
+        for row in record.itertuples():
+            offset, length = getattr(row, f"{kind}_offset"), getattr(row, f"{kind}_length")
+            json_file = staging / "metadata" / kind / f"{path_id(getattr(row, path))}.json"
+            assert data[offset : offset + length] == json_file.read_bytes()
+    pending = record.assign(description=None, staged_inode=pd.NA, settled=False)
     write_record(Staging(staging), pending)
     again = read_record(Staging(staging))
     assert again is not None
-    assert again["metadata_sha256"].isna().all() and again["staged_inode"].isna().all()
+    assert again["description"].isna().all() and again["staged_inode"].isna().all()
     assert not again["settled"].any()
     assert again["sha256"].tolist() == record["sha256"].tolist()
 
@@ -306,6 +314,41 @@ def test_the_incremental_metadata_equals_the_rebuilt_one(
     assert incremental == rebuilt
 
 
+@pytest.mark.parametrize("indexed", [True, False])
+def test_lines_of_unchanged_assets_are_copied_from_the_chunk_the_record_indexes(
+    ingress: Path, staging: Path, specs: dict, indexed: bool
+) -> None:
+    """The old file chunk is altered in a's lines, keeping its size: when its identity is
+    still the one recorded (mtime put back) a's lines are copied from it as they are (so they
+    were not made again) beside b's new lines; when it is not, every line is made again."""
+    create(ingress, staging, specs)
+    (chunk,) = (staging / "metadata" / "file-chunk").iterdir()
+    status = chunk.stat()
+    text = chunk.read_text()
+    altered = text.replace(
+        '"filename": "p-cat001_s-raw001_d-a_', '"filename": "P-CAT001_s-raw001_d-a_'
+    )
+    assert altered.count("P-CAT001") == 3 and len(altered) == len(text)
+    with chunk.open("r+") as handle:  # in place: the same inode
+        handle.write(altered)
+    if indexed:
+        os.utime(chunk, ns=(status.st_atime_ns, status.st_mtime_ns))
+    write_frame(ingress, "b", 1, shade=60)
+    staged = create(ingress, staging, specs)
+    assert counts(staged) == (2, 1, 0, 3, 3)
+    (chunk,) = (staging / "metadata" / "file-chunk").iterdir()
+    records = json.loads(chunk.read_text())
+    assert [r["filepath_relative"] for r in records] == [
+        frame_path(n, f) for n in "abc" for f in (1, 2, 3)
+    ]
+    assert sum(r["filename"].startswith("P-CAT001") for r in records) == (3 if indexed else 0)
+    b1 = json.loads((staging / "metadata/file" / f"{path_id(frame_path('b', 1))}.json").read_text())
+    assert (
+        records[3] == b1
+        and b1["sha256"] == hashlib.sha256((ingress / frame_path("b", 1)).read_bytes()).hexdigest()
+    )
+
+
 def test_a_stale_table_is_refused(ingress: Path, staging: Path, specs: dict) -> None:
     staged = stage_incremental(update(ingress, specs)["valid"], ingress, staging, "copy")
     stale = staged.files.assign(
@@ -329,10 +372,33 @@ def test_asset_batches_never_split_an_asset_and_keep_the_table_order() -> None:
 def test_a_chunk_is_laid_out_as_the_rebuild_lays_it_out(tmp_path: Path, records: list) -> None:
     (tmp_path / "old.json").write_text("[]")
     writer = ChunkWriter(tmp_path, "chunk.json")
-    writer.write(json.dumps(record) for record in records)
+    for record in records:
+        writer.line(json.dumps(record))
     writer.install()
     assert [p.name for p in tmp_path.iterdir()] == ["chunk.json"]
     assert (tmp_path / "chunk.json").read_text() == json_lines(records)
+
+
+def test_a_chunk_copies_runs_of_lines_from_an_old_chunk(tmp_path: Path) -> None:
+    """Lines copied as byte ranges (a run of two, then one after a new line) and new lines
+    make the chunk json_lines makes of the same records."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    records = [{"n": n, "text": "é" * n} for n in range(4)]
+    writer = ChunkWriter(old, "chunk.json")
+    lines = [writer.line(json.dumps(record)) for record in records]
+    writer.install()
+    assert (old / "chunk.json").read_text() == json_lines(records)
+    writer = ChunkWriter(new, "chunk.json")
+    with (old / "chunk.json").open("rb") as source:
+        (first, _), (second, length) = lines[0], lines[1]
+        writer.copy(source, first, second + length - first, 2)
+        writer.line(json.dumps({"n": "new"}))
+        writer.copy(source, *lines[3], 1)
+    writer.install()
+    expected = [records[0], records[1], {"n": "new"}, records[3]]
+    assert (new / "chunk.json").read_text() == json_lines(expected)
 
 
 # move mode -----------------------------------------------------------------------------------
@@ -408,3 +474,34 @@ def test_move_delete_after_incremental_creates_still_needs_the_export_of_this_co
     assert sorted(p.name for p in staging.iterdir()) == []
     staged = create(ingress, staging, specs, "move")  # nothing recorded: a fresh start
     assert counts(staged) == (0, 0, 0, 0, 0)
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL: nothing after the raise runs."""
+
+
+def test_a_create_killed_after_recording_its_plan_keeps_exact_times(
+    ingress: Path, staging: Path, specs: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after the record marks what it is about to change: the record read back holds
+    every nanosecond time exactly (a float would round them), so the next create still sees
+    the untouched assets as unchanged."""
+    create(ingress, staging, specs)
+    write_frame(ingress, "c", 1, shade=30)
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise Killed
+
+    monkeypatch.setattr(incremental, "copy_in", killed)
+    with pytest.raises(Killed):
+        create(ingress, staging, specs)
+    monkeypatch.undo()
+    record = read_record(Staging(staging))
+    assert record is not None
+    kept = record[record["settled"]]
+    assert list(kept["asset_path"].unique()) == [asset("a"), asset("b")]
+    on_disk = [
+        (staging / "content" / path).stat().st_mtime_ns for path in kept["filepath_relative"]
+    ]
+    assert list(kept["staged_mtime_ns"]) == on_disk
+    assert counts(create(ingress, staging, specs)) == (2, 1, 0, 3, 0)

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from hidebound_dagster.core.incremental import stage_incremental
-from hidebound_dagster.core.metadata import describe_incremental
+from hidebound_dagster.core.incremental_metadata import describe_incremental
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster_tests.core.move_worker import EXPORTER, SPECS, update
