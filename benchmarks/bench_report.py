@@ -13,9 +13,9 @@ cache warm:
   plain Pillow open + thumbnail + save of the same images through the same mapper;
 * for each N: the template tables tiled to N assets (one copy per project), and
   - write_report with no thumbnail work (the file extensions are not images) against a floor of
-    json.dumps of the same columns + writing the file;
+    json.dumps of the same columns + writing the file, and its peak RSS;
   - write_report with thumbnails, cache warm (every update after the first), through the
-    update's own mapper (dask threads x1) in its chunks;
+    update's own mapper (dask threads x1) in its chunks, and its peak RSS;
   - the page in headless Debian chromium: open (goto until the assets table has rows), then
     filter (select 'invalid', type a word until the count updates), against a floor page that
     embeds the same JSON and does the least a page must do; and where the time goes (CDP
@@ -48,6 +48,7 @@ from bench_update import (
     EXCLUDE,
     REPO,
     cached_ingress,
+    high_water_mib,
     load_average,
     load_specs,
     timed,
@@ -70,7 +71,7 @@ PAGE_TARGET_S = 2.0  # open, and filter, each under 2 s at TARGET_ASSETS
 TARGET_ASSETS = 100_000
 SINGLE_RUN_FROM = 100_000  # from this N on, 1 timed run instead of the best of 3
 VIEWPORT = {"width": 1400, "height": 800}
-NOT_AN_IMAGE = "exr"  # an extension make_thumbnails skips
+NOT_AN_IMAGE = "txt"  # an extension make_thumbnails skips
 
 
 # --- the template ingress ------------------------------------------------------------------
@@ -312,51 +313,96 @@ def measure_thumbnails(files: Any, work: Path, runs: int) -> list[dict[str, Any]
 # --- the report at N ------------------------------------------------------------------------
 
 
+def peak_mib(func: Callable[[], Any]) -> float | None:
+    """How far this process's resident set rose above where it stood during one call of
+    `func` (Linux: VmHWM reset through /proc/self/clear_refs); None elsewhere."""
+    gc.collect()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return None
+    start = resident_mib()
+    func()
+    high = high_water_mib()
+    return None if high is None else high - start
+
+
+def resident_mib() -> float:
+    """VmRSS of this process now."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
 def measure_report(
     files: Any, assets: Any, config: dict[str, Any], work: Path, runs: int
 ) -> dict[str, Any]:
-    """write_report without thumbnail work, its phases and its floor (through thread_mapper(8));
-    then with thumbnails, cache warm, through the update's mapper and chunks. Leaves
-    work/full/index.html (with thumbnails) and work/full/floor.html."""
+    """write_report without thumbnail work, its phases, its floor and its peak RSS (through
+    thread_mapper(8)); then with thumbnails, cache warm, through the update's mapper and chunks.
+    Leaves work/full/index.html (with thumbnails) and work/full/floor.html."""
     from hidebound_dagster.core.config import DaskConfig
     from hidebound_dagster.core.parallel import thread_mapper
-    from hidebound_dagster.report import (
-        PAGE,
-        make_thumbnails,
-        render,
-        report_data,
-        write_report,
-    )
+    from hidebound_dagster.report import PAGE, write_report
 
     mapper = thread_mapper(8)
     plain = files.assign(extension=NOT_AN_IMAGE)  # make_thumbnails picks no file
     html_dir, full_dir = work / "html", work / "full"
     out: dict[str, Any] = {}
     out["html"] = timed(lambda: write_report(html_dir, plain, assets, config, mapper), runs)
-    none = make_thumbnails(plain, html_dir, mapper)
-    out["report_data"] = timed(lambda: report_data(plain, assets, none, config), runs)
-    data = report_data(plain, assets, none, config)
-    out["render"] = timed(lambda: render(data), runs)
-    page = render(data)
-    out["write"] = timed(lambda: (html_dir / "copy.html").write_text(page, "utf-8"), runs)
-    floor_file = work / "floor.json"
-    out["floor"] = timed(
-        lambda: floor_file.write_text(
-            json.dumps(data, default=str, separators=(",", ":")), "utf-8"
-        ),
-        runs,
-    )
+    out["html_peak"] = peak_mib(lambda: write_report(html_dir, plain, assets, config, mapper))
+    out.update(measure_phases(plain, assets, config, work, runs))
     out["page_mib"] = (html_dir / PAGE).stat().st_size / 2**20
     # The page the browser opens: thumbnails warm, so this is every later update's cost.
     full_runs = 1 if len(assets) >= SINGLE_RUN_FROM else runs
     chunks = DaskConfig().num_partitions
     with product_mapper() as update_mapper:
-        out["full"] = timed(
-            lambda: write_report(full_dir, files, assets, config, update_mapper, chunks), full_runs
-        )
+
+        def full() -> Path:
+            return write_report(full_dir, files, assets, config, update_mapper, chunks)
+
+        out["full"] = timed(full, full_runs)
+        out["full_peak"] = peak_mib(full)
     out["full_runs"] = full_runs
-    write_floor_page(full_dir / "floor.html", page)
+    write_floor_page(full_dir / "floor.html", (full_dir / PAGE).read_text("utf-8"))
     return out
+
+
+def measure_phases(
+    plain: Any, assets: Any, config: dict[str, Any], work: Path, runs: int
+) -> dict[str, tuple[float, float]]:
+    """report_data and write_page of the report without thumbnails, and the floor: json.dumps
+    of the same columns (made beforehand, as lists) plus writing the file."""
+    from hidebound_dagster.core.parallel import serial_map
+    from hidebound_dagster.report import make_thumbnails, report_data, write_page
+
+    none = make_thumbnails(plain, work / "html", serial_map)
+    data = report_data(plain, assets, none, config)
+    columns = {key: listed(value) for key, value in data.items()}
+    floor_file = work / "floor.json"
+    return {
+        "report_data": timed(lambda: report_data(plain, assets, none, config), runs),
+        "write": timed(lambda: write_page(work / "html" / "copy.html", data), runs),
+        "floor": timed(
+            lambda: floor_file.write_text(
+                json.dumps(columns, default=str, separators=(",", ":")), "utf-8"
+            ),
+            runs,
+        ),
+    }
+
+
+def listed(value: Any) -> Any:
+    """A table of report_data as the floor encodes it: a dict of Python lists, made
+    beforehand."""
+    import pandas as pd
+
+    if not isinstance(value, pd.DataFrame):
+        return value
+    return {
+        name: value[name].astype(object).where(value[name].notna(), None).tolist()
+        for name in value.columns
+    }
 
 
 FLOOR_SCRIPT = """<script>
@@ -574,13 +620,13 @@ def print_thumbnails(results: list[dict[str, Any]], runs: int, mean_kib: float) 
 
 def print_reports(rows: list[dict[str, Any]]) -> None:
     print(
-        "\nwrite_report: 'html' has no thumbnail work (extensions set to 'exr'; "
+        f"\nwrite_report: 'html' has no thumbnail work (extensions set to '{NOT_AN_IMAGE}'; "
         "thread_mapper(8)), 'with thumbs' has the cache warm (the update's mapper and chunks)"
     )
     header = (
         f"{'N assets':>9} {'files':>7} {'page MiB':>8} {'floor s':>8} {'html s':>8} "
-        f"{'ratio':>6} {'data s':>7} {'render s':>8} {'write s':>7} {'with thumbs s':>13} "
-        f"{'thumbs ms/asset':>15}"
+        f"{'ratio':>6} {'data s':>7} {'write s':>7} {'html peak MiB':>13} "
+        f"{'with thumbs s':>13} {'thumbs ms/asset':>15} {'thumbs peak MiB':>15}"
     )
     print(header)
     print("-" * len(header))
@@ -590,13 +636,19 @@ def print_reports(rows: list[dict[str, Any]]) -> None:
         print(
             f"{row['assets']:>9} {row['files']:>7} {r['page_mib']:8.1f} {r['floor'][0]:8.3f} "
             f"{r['html'][0]:8.3f} {ratio(r['html'][0], r['floor'][0])} "
-            f"{r['report_data'][0]:7.3f} {r['render'][0]:8.3f} {r['write'][0]:7.3f} "
-            f"{r['full'][0]:13.3f} {1000 * thumbs / row['assets']:15.3f}"
+            f"{r['report_data'][0]:7.3f} {r['write'][0]:7.3f} {mib(r['html_peak']):>13} "
+            f"{r['full'][0]:13.3f} {1000 * thumbs / row['assets']:15.3f} "
+            f"{mib(r['full_peak']):>15}"
         )
     print(
         "floor = json.dumps of the page's columns (made beforehand) + writing the file; "
-        "data/render/write = report_data, render (json.dumps + template), write_text"
+        "data/write = report_data, write_page (the page streamed to its file); peak = the rise "
+        "of this process's RSS above where it stood, during one call of write_report"
     )
+
+
+def mib(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 def print_pages(rows: list[dict[str, Any]], word: str) -> None:

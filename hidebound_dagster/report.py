@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from hidebound_dagster.core.thumbnails import EXTENSIONS, Thumbnail, thumbnail_c
 PAGE = "index.html"
 THUMBNAILS = "thumbnails"
 IDENTITY = ["device", "inode", "size", "mtime_ns", "filepath"]
+ROWS = 20_000  # the page's columns are encoded this many values at a time
 
 
 def representatives(files: pd.DataFrame) -> pd.DataFrame:
@@ -62,18 +63,14 @@ def make_thumbnails(
     )
 
 
-def _column(series: pd.Series) -> list[Any]:
-    """A column as JSON-ready values: missing as null."""
-    return series.astype(object).where(series.notna(), None).tolist()
-
-
 def report_data(
     files: pd.DataFrame,
     assets: pd.DataFrame,
     thumbnails: pd.DataFrame,
     config: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Everything the page shows, column by column (compact at 100,000 rows)."""
+    """Everything the page shows; the assets and the files as tables of the page's columns,
+    which are turned into JSON a slice of rows at a time."""
     shown = assets.merge(thumbnails, on="asset_path", how="left")
     in_asset = files["asset_path"].notna()
     verdicts = files[["asset_path"]].merge(
@@ -96,31 +93,80 @@ def report_data(
             "files": len(files),
             "files_outside_assets": int((~in_asset).sum()),
         },
-        "assets": {
-            "asset_path": _column(shown["asset_path"]),
-            "specification": _column(shown["specification"]),
-            "verdict": _column(shown["asset_valid"].map({True: "valid", False: "invalid"})),
-            "error": _column(shown["asset_error"]),
-            "file_count": _column(shown["file_count"]),
-            "thumbnail": _column(shown["thumbnail"]),
-            "thumbnail_note": _column(shown["thumbnail_note"]),
-        },
-        "files": {
-            "filepath_relative": _column(files["filepath_relative"]),
-            "asset_path": _column(files["asset_path"]),
-            "verdict": verdict.tolist(),
-            "error": _column(error),
-        },
+        "assets": pd.DataFrame(
+            {
+                "asset_path": shown["asset_path"],
+                "specification": shown["specification"],
+                "verdict": shown["asset_valid"].map({True: "valid", False: "invalid"}),
+                "error": shown["asset_error"],
+                "file_count": shown["file_count"],
+                "thumbnail": shown["thumbnail"],
+                "thumbnail_note": shown["thumbnail_note"],
+            },
+            copy=False,
+        ),
+        "files": pd.DataFrame(
+            {
+                "filepath_relative": files["filepath_relative"],
+                "asset_path": files["asset_path"],
+                "verdict": verdict,
+                "error": error,
+            },
+            copy=False,
+        ),
         "config": config,
     }
 
 
-def render(data: Mapping[str, Any]) -> str:
-    """The page: the data as embedded JSON, read by the script below it."""
-    payload = json.dumps(data, default=str, separators=(",", ":"))
-    # no '<' at all inside the data block: neither '</script>' nor '<!--' can end or hide it
-    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return TEMPLATE.replace("__DATA__", payload)
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+def _array(column: pd.Series) -> Iterator[str]:
+    """A column as a JSON array in pieces of ROWS values (missing as null), so that only one
+    piece's values are ever Python objects."""
+    yield "["
+    for start in range(0, len(column), ROWS):
+        part = column.iloc[start : start + ROWS]
+        values = part.astype(object).where(part.notna(), None).tolist()
+        yield ("," if start else "") + _json(values)[1:-1]
+    yield "]"
+
+
+def _object(members: Iterable[tuple[str, Iterable[str]]]) -> Iterator[str]:
+    """A JSON object from its members' names and the pieces of their values."""
+    yield "{"
+    for n, (name, pieces) in enumerate(members):
+        yield ("," if n else "") + _json(name) + ":"
+        yield from pieces
+    yield "}"
+
+
+def _pieces(value: Any) -> Iterable[str]:
+    """A table as an object of column arrays, anything else whole."""
+    if isinstance(value, pd.DataFrame):
+        return _object((str(name), _array(value[name])) for name in value.columns)
+    return [_json(value)]
+
+
+def payload(data: Mapping[str, Any]) -> Iterator[str]:
+    """The data's JSON in pieces, the same text as one json.dumps of it with the tables as
+    lists; no '<' at all in it, so neither '</script>' nor '<!--' can end or hide the block."""
+    for piece in _object((key, _pieces(value)) for key, value in data.items()):
+        yield piece.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def write_page(page: Path, data: Mapping[str, Any]) -> Path:
+    """Write the page (whole or not at all): the data as embedded JSON, read by the script
+    below it, streamed so that no copy of all of it is ever held."""
+    head, tail = TEMPLATE.split("__DATA__")
+    partial_page = page.with_name(f".{page.name}.tmp")
+    with partial_page.open("w", encoding="utf-8") as out:
+        out.write(head)
+        out.writelines(payload(data))
+        out.write(tail)
+    partial_page.replace(page)
+    return page
 
 
 def write_report(
@@ -134,11 +180,7 @@ def write_report(
     """Write `<directory>/index.html` (and its thumbnails); the path of the page."""
     directory.mkdir(parents=True, exist_ok=True)
     thumbnails = make_thumbnails(files, directory, mapper or thread_mapper(8), chunks)
-    page = directory / PAGE
-    partial_page = directory / f".{PAGE}.tmp"
-    partial_page.write_text(render(report_data(files, assets, thumbnails, config)), "utf-8")
-    partial_page.replace(page)
-    return page
+    return write_page(directory / PAGE, report_data(files, assets, thumbnails, config))
 
 
 TEMPLATE = """<!doctype html>

@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pytest
 
 from hidebound_dagster.core.asset_table import build_asset_table
 from hidebound_dagster.core.file_table import build_file_table
+from hidebound_dagster.core.parallel import serial_map
 from hidebound_dagster.core.specification_files import load_specifications
-from hidebound_dagster.report import render, report_data, write_report
+from hidebound_dagster.report import (
+    TEMPLATE,
+    make_thumbnails,
+    report_data,
+    write_page,
+    write_report,
+)
 from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS, EXAMPLE_SPECS
 
 
@@ -54,7 +65,7 @@ def test_the_bundled_example(tmp_path: Path) -> None:
     assert not list((tmp_path / "report").glob(".*.tmp"))
 
 
-def test_no_value_breaks_out_of_the_page() -> None:
+def test_no_value_breaks_out_of_the_page(tmp_path: Path) -> None:
     hostile = "</script><script>alert(1)</script> <!--<script>"
     assets = pd.DataFrame(
         {
@@ -73,10 +84,74 @@ def test_no_value_breaks_out_of_the_page() -> None:
         }
     )
     thumbnails = pd.DataFrame(columns=["asset_path", "thumbnail", "thumbnail_note"])
-    page = render(report_data(files, assets, thumbnails, {"note": hostile}))
+    data = report_data(files, assets, thumbnails, {"note": hostile})
+    page = write_page(tmp_path / "index.html", data).read_text()
     assert hostile not in page
     assert page.count("</script>") == 2  # the data block's and the program's
     assert page.count("<script") == 2 and "<!--" not in page
     data = embedded(page)
     assert data["assets"]["error"] == [hostile] and data["config"] == {"note": hostile}
     assert data["files"]["error"] == [hostile]  # a file of an invalid asset shows its error
+
+
+def one_string_page(data: Mapping[str, Any]) -> str:
+    """The page as it was written before it was streamed: the tables as Python lists, one
+    json.dumps of all the data, escaped as a whole, put into the template."""
+    listed = {
+        key: {
+            name: value[name].astype(object).where(value[name].notna(), None).tolist()
+            for name in value.columns
+        }
+        if isinstance(value, pd.DataFrame)
+        else value
+        for key, value in data.items()
+    }
+    payload = json.dumps(listed, default=str, separators=(",", ":"))
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return TEMPLATE.replace("__DATA__", payload)
+
+
+#: What copy c of the example puts in place of 'cat001' in its text (with c + 1, so the first
+#: copy is the example itself): markup, '&', non-ASCII (a line separator, an astral character)
+#: and a fresh number, so no path repeats.
+HOSTILE = ["cat{:03d}", "cat{:03d}-<é>", "cat{:03d}&\u2028\U0001f63a", "</script><!--{:03d}"]
+
+
+def grown(table: pd.DataFrame, copies: int) -> pd.DataFrame:
+    """The table repeated `copies` times, copy c naming its project by HOSTILE[c % 4]; the
+    text columns the page shows or the thumbnails choose by are renamed, `filepath` is kept
+    (every copy's thumbnail is the example file's)."""
+    text = [
+        c
+        for c in ("filepath_relative", "filename", "asset_path", "file_error", "asset_error")
+        if c in table.columns
+    ]
+    return pd.concat(
+        [
+            table.assign(
+                **{c: table[c].str.replace("cat001", HOSTILE[k % 4].format(k + 1)) for c in text}
+            )
+            for k in range(copies)
+        ],
+        ignore_index=True,
+    )
+
+
+@pytest.mark.parametrize("copies", [1, 1_100])
+def test_the_streamed_page_is_the_one_string_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copies: int
+) -> None:
+    """The page written piece by piece is, byte for byte, the one-string page of the same data:
+    for the bundled example, and for 1,100 copies of it (52,800 files and 20,900 assets, more
+    than ROWS: both tables go in several pieces) with markup, '&' and non-ASCII text."""
+    monkeypatch.setattr(time, "strftime", lambda *_: "2026-12-03 10:00:00 +0000")
+    example_files, example_assets = example_tables()
+    files, assets = grown(example_files, copies), grown(example_assets, copies)
+    config = {"write_mode": "copy", "note": "</script> & <!-- é"}
+    # one at a time: the copies share their image files, so their thumbnails too
+    page = write_report(tmp_path / "report", files, assets, config, serial_map)
+    thumbnails = make_thumbnails(files, tmp_path / "report", serial_map)  # cached: the same
+    assert thumbnails["thumbnail"].notna().sum() == 15 * copies
+    previous = one_string_page(report_data(files, assets, thumbnails, config))
+    assert len(files) == 48 * copies
+    assert page.read_bytes() == previous.encode("utf-8")
