@@ -1,7 +1,9 @@
 """The export loop every exporter shares: plan the staged items, send them, report.
 
 Content is driven by the file metadata and is always sent; the chosen metadata types follow.
-Per-item work runs through a `mapper(func, items) -> list`, so callers choose the parallelism.
+The plan is columns (a row per staged file), sent in chunks of rows through a
+`mapper(func, items) -> list`, so callers choose the parallelism and an item exists only while
+its chunk is sent.
 """
 
 from __future__ import annotations
@@ -15,16 +17,31 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+import pandas as pd
+
 from hidebound_dagster.core.layout import CONTENT, METADATA, METADATA_TYPES
-from hidebound_dagster.core.parallel import Mapper, thread_mapper
+from hidebound_dagster.core.parallel import Mapper, map_chunked, thread_mapper
 from hidebound_dagster.core.progress import Progress
 from hidebound_dagster.core.redaction import scrub
 from hidebound_dagster.exporters.errors import ExportError
 
 DEFAULT_CONCURRENCY = 8
+#: File metadata JSON is read in this many chunks to plan the content.
+PLAN_CHUNKS = 64
+#: Items are sent in at least this many tasks when there are as many (so any number of workers
+#: stays busy to the end), each of at most CHUNK_ROWS items.
+SEND_TASKS = 512
+CHUNK_ROWS = 256
+#: The plan's columns: `kind` (KINDS), and as text (Arrow-backed str) `relative`, where the file
+#: is under staging; `sha256`, what its file metadata records ("" for metadata items); `record`,
+#: the staging-relative path of a content file's metadata JSON ("" for metadata items).
+KINDS = pd.CategoricalDtype([CONTENT, *METADATA_TYPES])
+TEXT = "str"
 
 LOGGER = logging.getLogger(__name__)
 
@@ -40,14 +57,20 @@ def validate_metadata_types(types: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """The parsed content of a JSON file."""
+    with open(path, "rb") as handle:  # noqa: PTH123
+        return json.loads(handle.read())
+
+
 @dataclass
 class ExportItem:
-    """One staging file to send: content (`data` = its file metadata) or a metadata JSON."""
+    """One staging file to send, made from a row of the plan only while its chunk is sent."""
 
-    kind: str  # CONTENT or one of METADATA_TYPES
-    source: str  # absolute path of the file in staging (a str: cheap to build for 10^5 files)
+    source: str  # absolute path of the file in staging
     relative: str  # its POSIX path under staging: "content/<filepath_relative>", "metadata/..."
-    data: Any = None  # parsed JSON for content, asset and file items; None for chunks
+    sha256: str  # what its file metadata records for content; "" when unknown (metadata)
+    record: str  # absolute path of a content file's metadata JSON; "" for metadata items
     _size: int | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -56,6 +79,18 @@ class ExportItem:
         if self._size is None:
             self._size = os.stat(self.source).st_size  # noqa: PTH116
         return self._size
+
+    def metadata(self) -> Any:
+        """The parsed metadata that describes the item: a content file's, or the item itself."""
+        return read_json(self.record or self.source)
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What one export sends, as plan tables: content first, then the chosen metadata."""
+
+    content: pd.DataFrame
+    metadata: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -68,12 +103,6 @@ class ExportReport:
     skipped: int  # already present and verified, so not sent again
     bytes_sent: int
     seconds: float
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    """The parsed content of a JSON file."""
-    with open(path, "rb") as handle:  # noqa: PTH123
-        return json.loads(handle.read())
 
 
 def _metadata_names(staging: str, kind: str) -> list[str]:
@@ -97,38 +126,75 @@ def content_path(file_metadata: dict) -> str:
     return relative_path(file_metadata.get("filepath_relative", ""))
 
 
-def plan_content(staging: str, mapper: Mapper) -> list[ExportItem]:
-    """One content item per file metadata JSON, located under `<staging>/content`."""
-    paths = [f"{staging}/{METADATA}/file/{name}" for name in _metadata_names(staging, "file")]
-    records = mapper(read_json, paths)
-    items = []
+def plan_rows(
+    kind: str,
+    relative: list[str] | pd.Series,
+    sha256: list[str] | None = None,
+    record: list[str] | None = None,
+) -> pd.DataFrame:
+    """Plan rows of one kind; sha256 and record are "" on every row unless given."""
+    index = pd.RangeIndex(len(relative))
+    code = KINDS.categories.get_loc(kind)
+    return pd.DataFrame(
+        {
+            "kind": pd.Categorical.from_codes(np.full(len(index), code, np.int8), dtype=KINDS),
+            "relative": pd.Series(relative, index, dtype=TEXT),
+            "sha256": pd.Series("" if sha256 is None else sha256, index, dtype=TEXT),
+            "record": pd.Series("" if record is None else record, index, dtype=TEXT),
+        }
+    )
+
+
+def _plan(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Plan rows joined in order; no rows at all still have the plan's columns and dtypes."""
+    return pd.concat([plan_rows(CONTENT, []), *parts], ignore_index=True)
+
+
+def _content_rows(staging: str, names: list[str]) -> list[pd.DataFrame]:
+    """The content rows of some file metadata JSON, as a one-table list (a chunk's result):
+    each record is dropped once its path and sha256 are kept."""
+    records = [f"{METADATA}/file/{name}" for name in names]
+    relative, sha256 = [], []
     for record in records:
-        relative = content_path(record)
-        items.append(
-            ExportItem(CONTENT, f"{staging}/{CONTENT}/{relative}", f"{CONTENT}/{relative}", record)
-        )
-    return items
+        metadata = read_json(f"{staging}/{record}")
+        relative.append(f"{CONTENT}/{content_path(metadata)}")
+        sha256.append(metadata.get("sha256") or "")
+    return [plan_rows(CONTENT, relative, sha256, records)]
 
 
-def plan_metadata(
-    staging: str, kinds: Sequence[str], content: Sequence[ExportItem], mapper: Mapper
-) -> list[ExportItem]:
-    """One item per metadata JSON of the chosen kinds; asset and file items carry their data."""
-    items = []
+def plan_content(staging: str, mapper: Mapper) -> pd.DataFrame:
+    """One row per file metadata JSON, located under `<staging>/content`, in name order."""
+    names = _metadata_names(staging, "file")
+    parts = map_chunked(mapper, partial(_content_rows, staging), names, PLAN_CHUNKS)
+    return _plan(parts)
+
+
+def plan_metadata(staging: str, kinds: Sequence[str], content: pd.DataFrame) -> pd.DataFrame:
+    """One row per metadata JSON of the chosen kinds, in kind then name order."""
+    parts = []
     for kind in kinds:
-        names = _metadata_names(staging, kind)
-        paths = [f"{staging}/{METADATA}/{kind}/{name}" for name in names]
-        if kind == "file":
-            data = [item.data for item in content]  # already read to plan the content
-        elif kind == "asset":
-            data = mapper(read_json, paths)
+        if kind == "file":  # already listed to plan the content
+            parts.append(plan_rows(kind, content["record"]))
         else:
-            data = [None] * len(paths)
-        items += [
-            ExportItem(kind, path, f"{METADATA}/{kind}/{name}", value)
-            for path, name, value in zip(paths, names, data, strict=True)
-        ]
-    return items
+            names = _metadata_names(staging, kind)
+            parts.append(plan_rows(kind, [f"{METADATA}/{kind}/{name}" for name in names]))
+    return _plan(parts)
+
+
+def row_chunks(rows: pd.DataFrame) -> list[pd.DataFrame]:
+    """Consecutive slices of the rows (views), one per send task."""
+    size = min(CHUNK_ROWS, max(1, -(-len(rows) // SEND_TASKS)))
+    return [rows.iloc[start : start + size] for start in range(0, len(rows), size)]
+
+
+def export_items(staging: str, rows: pd.DataFrame) -> Iterator[ExportItem]:
+    """The items of some plan rows, one at a time."""
+    for relative, sha256, record in zip(
+        rows["relative"].tolist(), rows["sha256"].tolist(), rows["record"].tolist(), strict=True
+    ):
+        yield ExportItem(
+            f"{staging}/{relative}", relative, sha256, f"{staging}/{record}" if record else ""
+        )
 
 
 class _Progress:
@@ -151,20 +217,35 @@ class _Progress:
 
 
 class _Task:
-    """Sends one item, returning (sent, bytes sent). Picklable for process-based mappers; their
-    workers run without this process's progress log and early stop."""
+    """Sends one chunk of plan rows, returning (sent, skipped, bytes sent). Picklable for
+    process-based mappers; their workers run without this process's progress log and early
+    stop across chunks."""
 
     def __init__(
-        self, exporter: Exporter, send: Callable[[ExportItem], bool], progress: _Progress | None
+        self,
+        exporter: Exporter,
+        send: Callable[[ExportItem], bool],
+        staging: str,
+        progress: _Progress | None,
     ) -> None:
         self.exporter = exporter
         self.send = send
+        self.staging = staging
         self.progress = progress
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "progress": None}
 
-    def __call__(self, item: ExportItem) -> tuple[bool, int]:
+    def __call__(self, rows: pd.DataFrame) -> tuple[int, int, int]:
+        sent = skipped = nbytes = 0
+        for item in export_items(self.staging, rows):
+            if self._send(item):
+                sent, nbytes = sent + 1, nbytes + item.size
+            else:
+                skipped += 1
+        return sent, skipped, nbytes
+
+    def _send(self, item: ExportItem) -> bool:
         progress = self.progress
         if progress is not None and progress.first_error is not None:
             raise RuntimeError("export aborted after an earlier failure")
@@ -178,7 +259,7 @@ class _Task:
             raise failure from exporter._safe_cause(error)
         if progress is not None:
             progress.add()
-        return sent, item.size if sent else 0
+        return sent
 
 
 class Exporter(ABC):
@@ -204,8 +285,8 @@ class Exporter(ABC):
         """Send one metadata item; return False when it was already there and verified."""
 
     @contextmanager
-    def _session(self, staging: Path, items: Sequence[ExportItem]) -> Iterator[None]:
-        """Connect and prepare around the items; code after `yield` runs only on success."""
+    def _session(self, staging: Path, plan: ExportPlan) -> Iterator[None]:
+        """Connect and prepare around the sends; code after `yield` runs only on success."""
         yield
 
     def _secrets(self) -> tuple[str, ...]:
@@ -264,18 +345,20 @@ class Exporter(ABC):
         self,
         mapper: Mapper,
         send: Callable[[ExportItem], bool],
-        items: Sequence[ExportItem],
+        staging: str,
+        rows: pd.DataFrame,
         progress: _Progress,
-    ) -> list[tuple[bool, int]]:
-        """(sent, bytes) per item; the first failure is raised, whatever the mapper raised."""
+    ) -> list[tuple[int, int, int]]:
+        """(sent, skipped, bytes) per chunk of rows; the first failure is raised, whatever the
+        mapper raised."""
         try:
-            results = mapper(_Task(self, send, progress), items)
+            totals = mapper(_Task(self, send, staging, progress), row_chunks(rows))
         except Exception:
             if progress.first_error is None:
                 raise
         if progress.first_error is not None:
             raise progress.first_error
-        return list(results)
+        return list(totals)
 
     def _export(
         self, staging: Path, mapper: Mapper, log: logging.Logger, label: str, started: float
@@ -286,19 +369,15 @@ class Exporter(ABC):
         root = os.fspath(staging.absolute())
         content = plan_content(root, mapper)
         kinds = [kind for kind in self.metadata_types if kind in self.sent_metadata_types]
-        metadata = plan_metadata(root, kinds, content, mapper)
-        counts = ", ".join(f"{sum(i.kind == kind for i in metadata)} {kind}" for kind in kinds)
-        log.info("%s: %d content files; metadata: %s", label, len(content), counts or "none")
+        metadata = plan_metadata(root, kinds, content)
+        counts = metadata["kind"].value_counts()
+        described = ", ".join(f"{counts[kind]} {kind}" for kind in kinds)
+        log.info("%s: %d content files; metadata: %s", label, len(content), described or "none")
         progress = _Progress(log, label, len(content) + len(metadata))
-        with self._session(staging, [*content, *metadata]):
-            results = self._send_all(mapper, self._export_content, content, progress)
-            results += self._send_all(mapper, self._export_metadata, metadata, progress)
-        sent = sum(was_sent for was_sent, _ in results)
+        with self._session(staging, ExportPlan(content, metadata)):
+            totals = self._send_all(mapper, self._export_content, root, content, progress)
+            totals += self._send_all(mapper, self._export_metadata, root, metadata, progress)
+        sent, skipped, nbytes = np.array(totals, np.int64).reshape(-1, 3).sum(axis=0).tolist()
         return ExportReport(
-            self.name,
-            self.target,
-            sent,
-            len(results) - sent,
-            sum(nbytes for _, nbytes in results),
-            round(time.monotonic() - started, 3),
+            self.name, self.target, sent, skipped, nbytes, round(time.monotonic() - started, 3)
         )

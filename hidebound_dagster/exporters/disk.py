@@ -6,12 +6,12 @@ import itertools
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from hidebound_dagster.core.identity import sha256_file
-from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem
+from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem, ExportPlan
 
 COPY_BUFFER = 1 << 20
 #: Where copies are written before they are renamed into place: one directory at the target's
@@ -51,7 +51,7 @@ class DiskExporter(Exporter):
         return f"directory {self.target_directory}"
 
     @contextmanager
-    def _session(self, staging: Path, items: Sequence[ExportItem]) -> Iterator[None]:
+    def _session(self, staging: Path, plan: ExportPlan) -> Iterator[None]:
         staging, target = staging.resolve(), self.target_directory.resolve()
         if target == staging or staging in target.parents:
             raise self.error(f"the target directory must not be inside staging {staging}")
@@ -66,15 +66,9 @@ class DiskExporter(Exporter):
             shutil.rmtree(partial, ignore_errors=True)
 
     def _export_content(self, item: ExportItem) -> bool:
-        return self._mirror(item, item.data.get("sha256"))
-
-    def _export_metadata(self, item: ExportItem) -> bool:
-        return self._mirror(item, None)
-
-    def _mirror(self, item: ExportItem, sha256: str | None) -> bool:
         """Copy the item unless the target already holds the same size and sha256."""
         target = f"{self.target_directory}/{item.relative}"
-        if self._is_current(item, target, sha256):
+        if self._is_current(item, target):
             return False
         directory = target.rpartition("/")[0]
         if directory not in self._directories:
@@ -83,11 +77,13 @@ class DiskExporter(Exporter):
         copy_atomically(item.source, target, f"{self.target_directory}/{PARTIAL_DIR}")
         return True
 
+    _export_metadata = _export_content  # metadata JSON is mirrored as content is
+
     @staticmethod
-    def _is_current(item: ExportItem, target: str, sha256: str | None) -> bool:
+    def _is_current(item: ExportItem, target: str) -> bool:
         try:
             if os.stat(target).st_size != item.size:  # noqa: PTH116
                 return False
         except FileNotFoundError:
             return False
-        return sha256_file(target) == (sha256 or sha256_file(item.source))
+        return sha256_file(target) == (item.sha256 or sha256_file(item.source))

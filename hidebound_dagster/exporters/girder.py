@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import mimetypes
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
 import girder_client
+import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -26,7 +27,7 @@ from hidebound_dagster.exporters.base import (
     METADATA_TYPES,
     Exporter,
     ExportItem,
-    content_path,
+    ExportPlan,
     relative_path,
 )
 from hidebound_dagster.exporters.errors import retry
@@ -145,11 +146,11 @@ class GirderExporter(Exporter):
         return retry(call, is_transient, attempts=self.attempts, base_delay=self.retry_delay)
 
     @contextmanager
-    def _session(self, staging: Path, items: Sequence[ExportItem]) -> Iterator[None]:
+    def _session(self, staging: Path, plan: ExportPlan) -> Iterator[None]:
         self._gc = self._client or PooledGirderClient(self.api_url, self.timeout)
         self._retry(self._authenticate)
         self._retry(self._check_root)
-        self._make_folders([item for item in items if item.kind == CONTENT])
+        self._make_folders(plan.content["relative"])
         yield
 
     def _authenticate(self) -> None:
@@ -176,9 +177,11 @@ class GirderExporter(Exporter):
                 f"(HTTP {error.status}: {_girder_message(error)})"
             ) from None
 
-    def _make_folders(self, content: Sequence[ExportItem]) -> None:
-        """Create every directory of the content, parents first, before items run in parallel."""
-        directories = {PurePosixPath(content_path(item.data)).parent for item in content}
+    def _make_folders(self, content: pd.Series) -> None:
+        """Create every directory of the content (staging-relative paths), parents first,
+        before items run in parallel."""
+        parents = content.str.extract(f"(?s)^{CONTENT}/(.*)/", expand=False).fillna("").unique()
+        directories = {PurePosixPath(parent) for parent in parents}  # "" is the root "."
         if ROOT in directories and self.root_type == "collection":
             raise self.error(
                 "files at the ingress root cannot go into a collection (Girder "
@@ -213,24 +216,26 @@ class GirderExporter(Exporter):
     def _export_content(self, item: ExportItem) -> bool:
         """The file first, then the metadata that describes it, so an item never claims a
         sha256 its file does not have."""
-        path = PurePosixPath(content_path(item.data))
+        path = PurePosixPath(item.relative).relative_to(CONTENT)
         document = self._item(path)
         source = Path(item.source)
-        sha256 = item.data.get("sha256") or sha256_file(source)
+        sha256 = item.sha256 or sha256_file(source)
         uploaded = self._retry(lambda: self._sync_file(document, source, path.name, sha256))
         changed = False
         if "file" in self.metadata_types:
-            changed = self._retry(lambda: self._set_metadata("item", document, item.data))
+            metadata = item.metadata()
+            changed = self._retry(lambda: self._set_metadata("item", document, metadata))
         return changed or uploaded
 
     def _export_metadata(self, item: ExportItem) -> bool:
         """Asset metadata: on the asset folder, or on the item of a file-type asset."""
-        path = PurePosixPath(relative_path(item.data["asset_path_relative"]))
-        if item.data["asset_type"] == "file":
+        metadata = item.metadata()
+        path = PurePosixPath(relative_path(metadata["asset_path_relative"]))
+        if metadata["asset_type"] == "file":
             document = self._item(path)
-            return self._retry(lambda: self._set_metadata("item", document, item.data))
+            return self._retry(lambda: self._set_metadata("item", document, metadata))
         folder = self._folder(path)
-        return self._retry(lambda: self._set_metadata("folder", folder, item.data))
+        return self._retry(lambda: self._set_metadata("folder", folder, metadata))
 
     def _set_metadata(self, kind: str, document: dict, metadata: dict) -> bool:
         """Merge `metadata` into a folder's or item's, keeping nulls; False when already there."""

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
+import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from hidebound_dagster.core.identity import sha256_file
 from hidebound_dagster.core.redaction import url_secrets, url_without_secrets
-from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem
+from hidebound_dagster.exporters.base import METADATA_TYPES, Exporter, ExportItem, ExportPlan
 
 PREFIX = "hidebound/"
 MiB = 1024 * 1024
@@ -132,11 +134,11 @@ class S3Exporter(Exporter):
         return (*self._hidden, *url_secrets(self.endpoint_url or ""))
 
     @contextmanager
-    def _session(self, staging: Path, items: Sequence[ExportItem]) -> Iterator[None]:
+    def _session(self, staging: Path, plan: ExportPlan) -> Iterator[None]:
         self._ensure_bucket()
         self._existing = self._list()
         yield
-        self._verify(self._list(), items)
+        self._verify(self._list(), os.fspath(staging.absolute()), plan)
 
     def _ensure_bucket(self) -> None:
         """Create the bucket when missing; us-east-1 takes no LocationConstraint."""
@@ -165,18 +167,12 @@ class S3Exporter(Exporter):
         return {obj["Key"]: obj["Size"] for page in pages for obj in page.get("Contents", [])}
 
     def _export_content(self, item: ExportItem) -> bool:
-        return self._upload(item, item.data.get("sha256"))
-
-    def _export_metadata(self, item: ExportItem) -> bool:
-        return self._upload(item, None)
-
-    def _upload(self, item: ExportItem, expected_sha256: str | None) -> bool:
         """Upload one staged file unless an identical object is there; verify the upload."""
         key = PREFIX + item.relative
         size = item.size
         body = Path(item.source).read_bytes() if size < self.multipart_threshold else None
         sha256 = hashlib.sha256(body).hexdigest() if body is not None else sha256_file(item.source)
-        if expected_sha256 and sha256 != expected_sha256:
+        if item.sha256 and sha256 != item.sha256:
             raise self.error(f"{item.relative}: staged content does not match its metadata sha256")
         digest = hashlib.md5(body, usedforsecurity=False) if body is not None else None
         if self._is_current(key, size, sha256, digest.hexdigest() if digest else None):
@@ -203,6 +199,8 @@ class S3Exporter(Exporter):
             )
         return True
 
+    _export_metadata = _export_content  # metadata JSON is uploaded as content is
+
     def _is_current(self, key: str, size: int, sha256: str, md5: str | None) -> bool:
         """True when the object exists with this size and sha256 metadata and, where its ETag
         is a plain MD5 (single-part objects), that MD5 is the staged bytes': metadata alone
@@ -219,9 +217,14 @@ class S3Exporter(Exporter):
         same_bytes = md5 is None or _etag_matches(head.get("ETag", ""), md5)
         return head.get("ContentLength") == size and metadata.get("sha256") == sha256 and same_bytes
 
-    def _verify(self, listed: dict[str, int], items: Sequence[ExportItem]) -> None:
-        """Every item of this export must now be listed with its size (uploads checked MD5)."""
-        bad = [item.relative for item in items if listed.get(PREFIX + item.relative) != item.size]
+    def _verify(self, listed: dict[str, int], staging: str, plan: ExportPlan) -> None:
+        """Every item of this export must now be listed with its staged size (uploads checked
+        MD5)."""
+        bad = [
+            relative
+            for relative in itertools.chain(plan.content["relative"], plan.metadata["relative"])
+            if listed.get(PREFIX + relative) != os.stat(f"{staging}/{relative}").st_size  # noqa: PTH116
+        ]
         if bad:
             raise self.error(
                 f"{len(bad)} objects are missing or of the wrong size after the "
