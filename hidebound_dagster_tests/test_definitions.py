@@ -3,11 +3,8 @@ example: tables, metadata and the specification check."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import NamedTuple
@@ -23,6 +20,7 @@ from hidebound_dagster.core.tables import read_table
 from hidebound_dagster.definitions import build_defs, defs
 from hidebound_dagster.location import load_location
 from hidebound_dagster_tests.conftest import EXAMPLE_INGRESS, EXAMPLE_SPECS, REPO
+from hidebound_dagster_tests.test_schedules import fresh_json
 
 FILE_TABLE = dg.AssetKey("file_table")
 ASSET_TABLE = dg.AssetKey("asset_table")
@@ -68,17 +66,7 @@ LAZY_IMPORTS = textwrap.dedent("""
 
 
 def test_optional_libraries_are_imported_only_when_a_job_or_exporter_needs_them() -> None:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("HIDEBOUND_")}
-    done = subprocess.run(
-        [sys.executable, "-c", LAZY_IMPORTS],
-        env=clean,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    shown = json.loads(done.stdout.strip().splitlines()[-1])
+    shown = fresh_json(LAZY_IMPORTS, {}, REPO)
     assert shown == {"before": [], "after": True, "fields": ["cluster"]}
 
 

@@ -9,6 +9,7 @@ import sys
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -35,11 +36,12 @@ SHOW_DEFS = textwrap.dedent("""
 """)
 
 
-def load_defs(env: dict[str, str], cwd: Path) -> dict:
-    """The schedule of the code location, loaded in a fresh interpreter with `env`."""
+def fresh_json(script: str, env: dict[str, str], cwd: Path) -> Any:
+    """The JSON `script` prints last, run in a fresh interpreter with `env` and no other
+    HIDEBOUND_* variable."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HIDEBOUND_")}
     done = subprocess.run(
-        [sys.executable, "-c", SHOW_DEFS],
+        [sys.executable, "-c", script],
         env={**clean, **env},
         cwd=cwd,
         capture_output=True,
@@ -48,6 +50,11 @@ def load_defs(env: dict[str, str], cwd: Path) -> dict:
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def load_defs(env: dict[str, str], cwd: Path) -> dict:
+    """The schedule of the code location, loaded in a fresh interpreter with `env`."""
+    return fresh_json(SHOW_DEFS, env, cwd)
 
 
 def write_config(tmp_path: Path, **settings: object) -> Path:
