@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hidebound_dagster.core.parallel import Mapper, map_chunked, thread_mapper
@@ -22,6 +23,7 @@ PAGE = "index.html"
 THUMBNAILS = "thumbnails"
 IDENTITY = ["device", "inode", "size", "mtime_ns", "filepath"]
 ROWS = 20_000  # the page's columns are encoded this many values at a time
+VERDICTS = ["no asset", "valid", "invalid"]  # of a file, by code
 
 
 def representatives(files: pd.DataFrame) -> pd.DataFrame:
@@ -72,18 +74,6 @@ def report_data(
     """Everything the page shows; the assets and the files as tables of the page's columns,
     which are turned into JSON a slice of rows at a time."""
     shown = assets.merge(thumbnails, on="asset_path", how="left")
-    in_asset = files["asset_path"].notna()
-    verdicts = files[["asset_path"]].merge(
-        assets[["asset_path", "asset_valid", "asset_error"]], on="asset_path", how="left"
-    )
-    valid = verdicts["asset_valid"].astype("boolean")
-    verdict = pd.Series("no asset", index=files.index)
-    verdict[in_asset.to_numpy()] = (
-        valid[in_asset.to_numpy()].map({True: "valid", False: "invalid"}).fillna("invalid")
-    ).to_numpy()
-    error = files["file_error"].where(
-        files["file_error"].notna(), verdicts["asset_error"].to_numpy()
-    )
     return {
         "made": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "counts": {
@@ -91,7 +81,7 @@ def report_data(
             "valid": int(assets["asset_valid"].sum()),
             "invalid": int((~assets["asset_valid"].astype(bool)).sum()),
             "files": len(files),
-            "files_outside_assets": int((~in_asset).sum()),
+            "files_outside_assets": int(files["asset_path"].isna().sum()),
         },
         "assets": pd.DataFrame(
             {
@@ -105,17 +95,32 @@ def report_data(
             },
             copy=False,
         ),
-        "files": pd.DataFrame(
-            {
-                "filepath_relative": files["filepath_relative"],
-                "asset_path": files["asset_path"],
-                "verdict": verdict,
-                "error": error,
-            },
-            copy=False,
-        ),
+        "files": file_columns(files, assets),
         "config": config,
     }
+
+
+def file_columns(files: pd.DataFrame, assets: pd.DataFrame) -> pd.DataFrame:
+    """Each file's path, asset, verdict (its asset's, else 'no asset') and error (its own, else
+    its asset's); looked up by position in the asset table, with no joined copy of the files."""
+    row = pd.Index(assets["asset_path"]).get_indexer(files["asset_path"])  # -1: no asset row
+    found = row >= 0
+    valid = np.zeros(len(files), dtype=bool)
+    valid[found] = assets["asset_valid"].to_numpy(bool)[row[found]]
+    asset_error = np.full(len(files), None, dtype=object)
+    asset_error[found] = assets["asset_error"].to_numpy(object)[row[found]]
+    in_asset = files["asset_path"].notna().to_numpy()
+    codes = np.where(in_asset, np.where(valid, 1, 2), 0).astype(np.int8)
+    verdict = pd.Categorical.from_codes(codes, pd.Index(VERDICTS))
+    return pd.DataFrame(
+        {
+            "filepath_relative": files["filepath_relative"],
+            "asset_path": files["asset_path"],
+            "verdict": pd.Series(verdict, index=files.index),
+            "error": files["file_error"].where(files["file_error"].notna(), asset_error),
+        },
+        copy=False,
+    )
 
 
 def _json(value: Any) -> str:

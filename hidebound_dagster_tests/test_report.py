@@ -155,3 +155,31 @@ def test_the_streamed_page_is_the_one_string_page(
     previous = one_string_page(report_data(files, assets, thumbnails, config))
     assert len(files) == 48 * copies
     assert page.read_bytes() == previous.encode("utf-8")
+
+
+def test_each_file_shows_its_assets_verdict_and_its_own_error_first(tmp_path: Path) -> None:
+    assets = pd.DataFrame(
+        {
+            "asset_path": ["good", "bad"],
+            "specification": ["x", "x"],
+            "asset_valid": [True, False],
+            "asset_error": [None, "bad: frame 2 missing"],
+            "file_count": pd.array([1, 2], dtype="Int64"),
+        }
+    )
+    files = pd.DataFrame(
+        {
+            "filepath_relative": ["good/1", "bad/1", "bad/2", "notes.txt", "gone/1"],
+            "asset_path": ["good", "bad", "bad", None, "gone"],
+            "file_error": [None, None, "bad/2: width 3 fails", "no specification", None],
+        }
+    )
+    thumbnails = pd.DataFrame(columns=["asset_path", "thumbnail", "thumbnail_note"])
+    data = report_data(files, assets, thumbnails, {})
+    shown = embedded(write_page(tmp_path / "index.html", data).read_text())["files"]
+    assert shown == {
+        "filepath_relative": ["good/1", "bad/1", "bad/2", "notes.txt", "gone/1"],
+        "asset_path": ["good", "bad", "bad", None, "gone"],
+        "verdict": ["valid", "invalid", "invalid", "no asset", "invalid"],
+        "error": [None, "bad: frame 2 missing", "bad/2: width 3 fails", "no specification", None],
+    }
