@@ -12,7 +12,7 @@ from hidebound_dagster.core.incremental import stage_incremental
 from hidebound_dagster.core.incremental_metadata import describe_incremental
 from hidebound_dagster.core.layout import Staging
 from hidebound_dagster.core.metadata import describe_rebuild
-from hidebound_dagster.core.staging import StagingError, stage_rebuild
+from hidebound_dagster.core.staging import Spread, StagingError, stage_rebuild
 from hidebound_dagster.resources import DaskResource, HideboundResource
 
 EVERY_VALID_ASSET_STAGED = "every_valid_asset_staged"
@@ -43,10 +43,8 @@ def stage(
                 config.ingress_directory,
                 config.staging_directory,
                 config.write_mode,
-                mapper=mapper,
-                chunks=config.dask.num_partitions,
-                log=context.log.info,
-                exporters=config.exporter_identities,
+                Spread(mapper, config.dask.num_partitions, context.log.info),
+                config.exporter_identities,
             )
     except (StagingError, OSError) as error:
         raise dg.Failure(description=f"create failed, nothing half-written: {error}") from None

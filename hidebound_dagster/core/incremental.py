@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
-from hidebound_dagster.core.identity import IDENTITY_COLUMNS, identities
+from hidebound_dagster.core.identity import IDENTITY_COLUMNS
 from hidebound_dagster.core.layout import Staging
 from hidebound_dagster.core.manifest import clear_exports
-from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
-from hidebound_dagster.core.progress import Progress
 from hidebound_dagster.core.schemas import conform
 from hidebound_dagster.core.staged_record import (
     LINES,
@@ -38,11 +35,12 @@ from hidebound_dagster.core.staged_record import (
     write_record,
 )
 from hidebound_dagster.core.staging import (
+    SERIAL,
+    Spread,
     Staged,
     StagingError,
     check_apart,
     copy_chunk,
-    make_directories,
     move_chunk,
     parents,
     put_back,
@@ -67,9 +65,7 @@ def stage_incremental(
     ingress: Path,
     staging: Path,
     write_mode: str,
-    mapper: Mapper = serial_map,
-    chunks: int = 16,
-    log: Log = None,
+    spread: Spread = SERIAL,
     exporters: Sequence[str] = (),
 ) -> Staged:
     """Reconcile the staging with the files of valid assets. A staging without a readable
@@ -81,14 +77,14 @@ def stage_incremental(
     remove_leftovers(staging)
     record = read_record(layout)
     if record is None:
-        staged = stage_rebuild(files, ingress, staging, write_mode, mapper, chunks, log, exporters)
+        staged = stage_rebuild(files, ingress, staging, write_mode, spread, exporters)
         write_record(layout, staged_rows(staged.files, layout.content, write_mode == "copy"))
         return staged
     files = files.astype(dict.fromkeys(["filepath_relative", "asset_path"], object))  # fast isin
     if write_mode == "move":
-        return move_in(files, ingress, layout, record, mapper, chunks, log)
+        return move_in(files, ingress, layout, record, spread)
     clear_exports(layout)
-    return reconcile_copies(files, layout, record, mapper, chunks, log)
+    return reconcile_copies(files, layout, record, spread)
 
 
 def staged_rows(staged: pd.DataFrame, content: Path, settled: bool) -> pd.DataFrame:
@@ -160,12 +156,7 @@ def changed_assets(files: pd.DataFrame, record: pd.DataFrame, still: pd.Series) 
 
 
 def reconcile_copies(
-    files: pd.DataFrame,
-    layout: Staging,
-    record: pd.DataFrame,
-    mapper: Mapper,
-    chunks: int,
-    log: Log,
+    files: pd.DataFrame, layout: Staging, record: pd.DataFrame, spread: Spread
 ) -> Staged:
     """Copy mode: remove what changed or vanished, copy in what is new or changed, and leave
     the rest untouched."""
@@ -181,7 +172,7 @@ def reconcile_copies(
         removed = remove_files(
             layout.content, pd.concat([strays, record.loc[gone, "filepath_relative"]]).unique()
         )
-        fresh, skipped = copy_in(fresh, skipped, layout.content, mapper, chunks, log)
+        fresh, skipped = copy_in(fresh, skipped, layout.content, spread)
         record = pd.concat(
             [record[~gone], staged_rows(fresh, layout.content, settled=True)], ignore_index=True
         )
@@ -200,18 +191,13 @@ def reconcile_copies(
 
 
 def copy_in(
-    files: pd.DataFrame,
-    skipped: pd.DataFrame,
-    content: Path,
-    mapper: Mapper,
-    chunks: int,
-    log: Log,
+    files: pd.DataFrame, skipped: pd.DataFrame, content: Path, spread: Spread
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Copy each validated file into content/ (see copy_validated): the files copied, with
     their sha256, and the skipped assets plus those with a file that changed during its copy
     (whose copies are removed again, as are all copies when the copy fails)."""
     try:
-        digests = transfer(files, content, copy_chunk, "create: copy", mapper, chunks, log)
+        digests = spread.transfer(files, content, copy_chunk, "create: copy")
     except BaseException:
         remove_files(content, files["filepath_relative"])
         raise
@@ -221,31 +207,8 @@ def copy_in(
     return copied, skipped
 
 
-def transfer(
-    files: pd.DataFrame,
-    content: Path,
-    work: Callable[[Path, list], list[str | None]],
-    stage: str,
-    mapper: Mapper,
-    chunks: int,
-    log: Log,
-) -> pd.Series:
-    """Apply a copy or move chunk function to the files, into content/, in parallel chunks."""
-    make_directories(content, files["filepath_relative"])
-    jobs = list(zip(files["filepath"], files["filepath_relative"], identities(files), strict=True))
-    progress = Progress(log, stage, len(jobs)) if log else None
-    digests = map_chunked(mapper, partial(work, content), jobs, chunks, progress)
-    return pd.Series(digests, index=files.index, dtype=object)
-
-
 def move_in(
-    files: pd.DataFrame,
-    ingress: Path,
-    layout: Staging,
-    record: pd.DataFrame,
-    mapper: Mapper,
-    chunks: int,
-    log: Log,
+    files: pd.DataFrame, ingress: Path, layout: Staging, record: pd.DataFrame, spread: Spread
 ) -> Staged:
     """Move mode: every staged asset stays; new assets are moved in beside them, and an asset
     whose path is already staged stays in ingress with an error."""
@@ -266,7 +229,7 @@ def move_in(
     fresh, skipped = stageable(files[~clashing])
     if len(fresh):
         write_record(layout, pd.concat([record, pending_rows(fresh)], ignore_index=True))
-    digests = transfer(fresh, layout.content, move_chunk, "create: move", mapper, chunks, log)
+    digests = spread.transfer(fresh, layout.content, move_chunk, "create: move")
     fresh = fresh.assign(sha256=digests).reset_index(drop=True)
     for parent in parents(fresh["filepath"]):
         remove_empty_parents(Path(parent), ingress)

@@ -395,20 +395,50 @@ def with_digests(
     return staged, skipped
 
 
+@dataclass(frozen=True)
+class Spread:
+    """How a create spreads its copies or moves: the mapper, how many chunks, and where its
+    progress is logged."""
+
+    mapper: Mapper = serial_map
+    chunks: int = 16
+    log: Callable[[str], None] | None = None
+
+    def transfer(
+        self,
+        files: pd.DataFrame,
+        content: Path,
+        work: Callable[[Path, list], list[str | None]],
+        stage: str,
+    ) -> pd.Series:
+        """Apply a copy or move chunk function to the files, into content/; each file's sha256
+        (None where a copy found its source changed)."""
+        make_directories(content, files["filepath_relative"])
+        jobs = list(
+            zip(files["filepath"], files["filepath_relative"], identities(files), strict=True)
+        )
+        progress = Progress(self.log, stage, len(jobs)) if self.log else None
+        digests = map_chunked(self.mapper, partial(work, content), jobs, self.chunks, progress)
+        return pd.Series(digests, index=files.index, dtype=object)
+
+
+SERIAL = Spread()
+
+
 def stage_rebuild(
     files: pd.DataFrame,
     ingress: Path,
     staging: Path,
     write_mode: str,
-    mapper: Mapper = serial_map,
-    chunks: int = 16,
-    log: Callable[[str], None] | None = None,
+    spread: Spread = SERIAL,
     exporters: Sequence[str] = (),
 ) -> Staged:
     """Clear and rebuild: stage every valid file afresh (see stage_content); an asset with a
     file gone or changed since update is left out whole."""
     valid, skipped = stageable(files)
-    digests = stage_content(valid, ingress, staging, write_mode, mapper, chunks, log, exporters)
+    digests = stage_content(
+        valid, ingress, staging, write_mode, spread.mapper, spread.chunks, spread.log, exporters
+    )
     staged, skipped = with_digests(valid, digests, skipped)
     assets = int(staged["asset_path"].nunique())
     return Staged(staged, skipped, assets_staged=assets, files_copied=len(staged))
