@@ -17,7 +17,7 @@ removes (copy) or puts back into ingress (move) whatever an unsettled row left, 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +30,9 @@ from hidebound_dagster.core.staged_record import (
     LINES,
     RECORD,
     STAGED_IDENTITY,
+    among,
     on_disk,
+    positions,
     read_record,
     write_record,
 )
@@ -57,7 +59,6 @@ ALREADY_STAGED = (
     "files are the only copy of that asset, so this one was left in ingress untouched; export "
     "and delete the staging to stage it again, or deliver it as a new version"
 )
-Log = Callable[[str], None] | None
 
 
 def stage_incremental(
@@ -80,7 +81,6 @@ def stage_incremental(
         staged = stage_rebuild(files, ingress, staging, write_mode, spread, exporters)
         write_record(layout, staged_rows(staged.files, layout.content, write_mode == "copy"))
         return staged
-    files = files.astype(dict.fromkeys(["filepath_relative", "asset_path"], object))  # fast isin
     if write_mode == "move":
         return move_in(files, ingress, layout, record, spread)
     clear_exports(layout)
@@ -130,7 +130,7 @@ def intact(record: pd.DataFrame, content: Path) -> tuple[pd.Series, pd.Series]:
     the paths in content/ that no record row names."""
     disk = on_disk(content)
     paths = disk["filepath_relative"]
-    strays = paths[~paths.isin(record["filepath_relative"])]
+    strays = paths[~among(paths, record["filepath_relative"])]
     present = record.merge(disk, on="filepath_relative", how="left", suffixes=("", "_now"))
     same = present["settled"].astype(bool) & present["regular"].astype("boolean").fillna(False)
     for column in STAGED_IDENTITY:
@@ -161,8 +161,8 @@ def reconcile_copies(
     """Copy mode: remove what changed or vanished, copy in what is new or changed, and leave
     the rest untouched."""
     still, strays = intact(record, layout.content)
-    keep = ~files["asset_path"].isin(changed_assets(files, record, still))
-    gone = ~record["asset_path"].isin(files.loc[keep, "asset_path"])
+    keep = ~among(files["asset_path"], changed_assets(files, record, still))
+    gone = ~among(record["asset_path"], files.loc[keep, "asset_path"])
     previous = record.loc[gone, "asset_path"].drop_duplicates()
     fresh, skipped = stageable(files[~keep])
     removed = 0
@@ -177,14 +177,15 @@ def reconcile_copies(
             [record[~gone], staged_rows(fresh, layout.content, settled=True)], ignore_index=True
         )
         write_record(layout, record)
-    sha256 = pd.Series(record["sha256"].to_numpy(), index=record["filepath_relative"])
-    staged = where(files, files["filepath_relative"].isin(sha256.index))
+    at = positions(files["filepath_relative"], record["filepath_relative"])
+    staged = where(files, pd.Series(at >= 0, index=files.index))
+    sha256 = record["sha256"].array.take(at[at >= 0])
     return Staged(
-        staged.assign(sha256=staged["filepath_relative"].map(sha256)).reset_index(drop=True),
+        staged.assign(sha256=sha256).reset_index(drop=True),
         skipped,
         assets_unchanged=int(files.loc[keep, "asset_path"].nunique()),
         assets_staged=int(fresh["asset_path"].nunique()),
-        assets_removed=int((~previous.isin(fresh["asset_path"])).sum()),
+        assets_removed=int((~among(previous, fresh["asset_path"])).sum()),
         files_copied=len(fresh),
         files_removed=removed,
     )
@@ -203,7 +204,7 @@ def copy_in(
         raise
     copied, skipped = with_digests(files, digests, skipped)
     paths = files["filepath_relative"]
-    remove_files(content, paths[~paths.isin(copied["filepath_relative"])])
+    remove_files(content, paths[~among(paths, copied["filepath_relative"])])
     return copied, skipped
 
 
@@ -221,10 +222,10 @@ def move_in(
             "of staging, then create again"
         )
     clear_exports(layout)
-    clash = files["asset_path"].isin(record["asset_path"]) | files["filepath_relative"].isin(
-        record["filepath_relative"]
+    clash = among(files["asset_path"], record["asset_path"]) | among(
+        files["filepath_relative"], record["filepath_relative"]
     )
-    clashing = files["asset_path"].isin(files.loc[clash, "asset_path"])
+    clashing = among(files["asset_path"], files.loc[clash, "asset_path"])
     refused = files.loc[clashing, ["asset_path"]].drop_duplicates().assign(error=ALREADY_STAGED)
     fresh, skipped = stageable(files[~clashing])
     if len(fresh):

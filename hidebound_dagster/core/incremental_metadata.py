@@ -39,7 +39,9 @@ from hidebound_dagster.core.metadata import (
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.staged_record import (
     LINES,
+    among,
     indexed_chunks,
+    positions,
     read_record,
     write_record,
 )
@@ -103,27 +105,27 @@ def staged_record(layout: Staging, staged: pd.DataFrame) -> pd.DataFrame:
     record = read_record(layout)
     if record is None:
         raise ValueError(f"{layout.staged.name} is missing; run create again")
-    paths = staged["filepath_relative"].astype(object)
+    paths = staged["filepath_relative"]
     sha256 = aligned(record, paths, ["sha256"])["sha256"]
-    unsettled = record.loc[~record["settled"], "filepath_relative"].astype(object)
-    if not sha256.eq(staged["sha256"]).fillna(False).all() or not unsettled.isin(paths).all():
+    unsettled = record.loc[~record["settled"], "filepath_relative"]
+    if not sha256.eq(staged["sha256"]).fillna(False).all() or not among(unsettled, paths).all():
         raise ValueError("staged_content is not what is staged now; run create again")
     return record
 
 
-def json_names(directory: Path) -> set[str]:
+def json_names(directory: Path) -> pd.Series:
     """The ids of the JSON records in one metadata directory; anything else there (a record a
     killed create was writing) is removed."""
-    names = set()
+    names = []
     for entry in os.scandir(directory):
         if entry.name.endswith(".json"):
-            names.add(entry.name[:-5])
+            names.append(entry.name[:-5])
         else:
             Path(entry.path).unlink()
-    return names
+    return pd.Series(names, dtype="str")
 
 
-def existing_records(layout: Staging) -> dict[str, set[str]]:
+def existing_records(layout: Staging) -> dict[str, pd.Series]:
     """The ids of the file and asset JSON records there are (every metadata directory made)."""
     for kind in METADATA_TYPES:
         layout.metadata_dir(kind).mkdir(parents=True, exist_ok=True)
@@ -223,7 +225,7 @@ def old_chunk(directory: Path, indexed: dict[str, Any] | None) -> Path | None:
 
 
 def plan(
-    staged: pd.DataFrame, record: pd.DataFrame, existing: dict[str, set[str]], reuse: bool
+    staged: pd.DataFrame, record: pd.DataFrame, existing: dict[str, pd.Series], reuse: bool
 ) -> pd.DataFrame:
     """Per staged file: its description as recorded and its old chunk lines; `write_file`: its
     JSON is written (its description changed, or its JSON is missing); `write_asset`: its
@@ -233,10 +235,10 @@ def plan(
     table = staged.assign(
         recorded=recorded["description"].array, **{c: recorded[c].array for c in LINES}
     )
-    assets = table["asset_id"].astype(object)
+    assets = table["asset_id"]
     same = table["recorded"].eq(table["description"]).fillna(False).astype(bool)
-    same &= table["file_id"].astype(object).isin(existing["file"])
-    sound = (same & assets.isin(existing["asset"])).groupby(assets).transform("all")
+    same &= among(table["file_id"], existing["file"])
+    sound = (same & among(assets, existing["asset"])).groupby(assets).transform("all")
     placed = table[LINES].notna().all(axis=1).groupby(assets).transform("all")
     return table.assign(
         write_file=~same, write_asset=~sound, fresh=~(sound & placed) if reuse else True
@@ -261,9 +263,9 @@ def describe_incremental(
     table = plan(staged, record, existing, reuse=all(olds.values()))
     unwritten = table.loc[table["write_file"] & table["recorded"].notna(), "filepath_relative"]
     if len(unwritten):  # JSON that looks written: recorded as unwritten before it is replaced
-        marked = record["description"].where(~record["filepath_relative"].isin(unwritten))
+        marked = record["description"].where(~among(record["filepath_relative"], unwritten))
         write_record(layout, record.assign(description=marked))
-    kept = record[~record["filepath_relative"].isin(staged["filepath_relative"].astype(object))]
+    kept = record[~among(record["filepath_relative"], staged["filepath_relative"])]
     order = chunk_order(table, kept, reusable=all(olds.values()))
     now = data_time(record)
     with ExitStack() as stack:
@@ -275,7 +277,7 @@ def describe_incremental(
         }
         rewritten = write_described(layout, order, table, old, writers, specs, staging)
     for kind, names in existing.items():
-        for name in names - set(order[f"{kind}_id"]):
+        for name in names[~among(names, order[f"{kind}_id"])]:
             layout.metadata_file(kind, name).unlink()
     counts = {kind: writer.count for kind, writer in writers.items()}
     chunks = {kind: writer.install() for kind, writer in writers.items()}
@@ -306,7 +308,7 @@ def chunk_order(table: pd.DataFrame, kept: pd.DataFrame, reusable: bool) -> pd.D
     columns += ["write_file", "write_asset", "fresh", "row"]
     table = table.assign(row=np.arange(len(table)))
     order = pd.concat([kept[columns], table[columns]], ignore_index=True)
-    return order.astype({"file_id": object, "asset_id": object, "filepath_relative": object})
+    return order
 
 
 def write_described(
@@ -410,8 +412,7 @@ def described_record(record: pd.DataFrame, order: pd.DataFrame) -> pd.DataFrame:
 def aligned(frame: pd.DataFrame, paths: pd.Series, columns: list[str]) -> pd.DataFrame:
     """The columns of `frame` (one row per filepath_relative) at these paths, in their order;
     missing where a path has no row."""
-    index = pd.Index(frame["filepath_relative"].astype(object))
-    at = index.get_indexer(paths.astype(object))
+    at = positions(paths, frame["filepath_relative"])
     return pd.DataFrame(
         {c: frame[c].array.take(at, allow_fill=True) for c in columns}, index=paths.index
     )

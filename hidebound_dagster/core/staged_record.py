@@ -16,12 +16,14 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hidebound_dagster.core.identity import IDENTITY_COLUMNS
@@ -60,9 +62,8 @@ def read_record(staging: Staging) -> pd.DataFrame | None:
     except (OSError, ValueError, pa.ArrowException):
         return None
     frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-    texts = {name: object for name, kind in RECORD.items() if kind == TEXT}
     try:
-        return conform(frame.astype(texts), RECORD, staging.staged.name)
+        return conform(frame, RECORD, staging.staged.name)
     except SchemaError:
         return None
 
@@ -114,3 +115,23 @@ def on_disk(content: Path) -> pd.DataFrame:
     return pd.DataFrame(
         {"filepath_relative": pd.Series(paths, dtype=object), **columns, "regular": regular}
     )
+
+
+def texts(values: pd.Series | Iterable[str]) -> pa.Array:
+    """Text as an Arrow array (an Arrow-backed column as it is, without a Python object per
+    value), for lookups by pyarrow's hash tables."""
+    if isinstance(values, pd.Series):
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    return pa.array(list(values), type=pa.string())
+
+
+def among(values: pd.Series, pool: pd.Series | Iterable[str]) -> pd.Series:
+    """Whether each value is one of the pool's (missing values are not)."""
+    found = pc.is_in(texts(values), value_set=texts(pool)).fill_null(False)
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
+
+
+def positions(values: pd.Series, pool: pd.Series) -> np.ndarray:
+    """Where each value first is in the pool, -1 where it is not."""
+    found = pc.index_in(texts(values), value_set=texts(pool)).fill_null(-1)
+    return found.to_numpy(zero_copy_only=False).astype(np.int64)
