@@ -16,7 +16,10 @@ least time of each, and the median as a ratio of the floor's median:
 * search:      `hidebound-dagster search "SELECT asset_path FROM data LIMIT 1"` over the tables
   the workflow wrote in a temporary DAGSTER_HOME;
 * workflow:    `dagster job execute -m hidebound_dagster.definitions -j workflow` over an
-  ingress of one 8x8 RGB PNG (`Img001` in specs/files.py), with a disk exporter.
+  ingress of one 8x8 RGB PNG (`Img001` in specs/files.py), with a disk exporter;
+* no-op steps: `dagster job execute -f noop_steps.py -j workflow`, a chain of as many no-op
+  assets as the workflow job has steps, on the same instance: what Dagster alone costs for a
+  run of that many steps (for information, no target).
 
 The temporary DAGSTER_HOME gets the repository's dagster.yaml (as with the README's
 `DAGSTER_HOME=$PWD`), and the workflow runs once untimed before any timing: that creates the
@@ -105,6 +108,36 @@ def write_config(workdir: Path) -> Path:
     return path
 
 
+NOOP_STEPS = """import dagster as dg
+
+def step(index: int) -> dg.AssetsDefinition:
+    @dg.asset(name=f"step_{{index}}", deps=[f"step_{{index - 1}}"] if index else [])
+    def noop() -> None:
+        return None
+
+    return noop
+
+defs = dg.Definitions(
+    assets=[step(index) for index in range({count})],
+    jobs=[dg.define_asset_job("workflow")],
+    executor=dg.in_process_executor,
+)
+"""
+
+
+def write_noop_steps(workdir: Path, config: Path) -> tuple[Path, int]:
+    """A code location whose one job chains as many no-op assets as the config's workflow job
+    has steps (assets and checks), and that count."""
+    from hidebound_dagster.definitions import build_defs
+    from hidebound_dagster.location import load_location
+
+    workflow = build_defs(load_location(config)).resolve_job_def("workflow")
+    count = len(workflow.graph.node_dict)
+    path = workdir / "noop_steps.py"
+    path.write_text(NOOP_STEPS.format(count=count))
+    return path, count
+
+
 def fresh_dagster_home(workdir: Path) -> Path:
     """An empty instance directory with the repository's dagster.yaml."""
     home = workdir / "dagster_home"
@@ -113,8 +146,8 @@ def fresh_dagster_home(workdir: Path) -> Path:
     return home
 
 
-def commands(config: Path, home: Path) -> list[Command]:
-    """The floor first, then the rows of the report."""
+def commands(config: Path, home: Path, noop: Path, steps: int) -> list[Command]:
+    """The floor first, then the rows of the report; the workflow last."""
     env = clean_env()
     location = {**env, "HIDEBOUND_CONFIG_FILEPATH": str(config), "DAGSTER_HOME": str(home)}
     return [
@@ -138,6 +171,11 @@ def commands(config: Path, home: Path) -> list[Command]:
             location,
             expect=ASSET_PATH,
             max_seconds=2,
+        ),
+        Command(
+            f"dagster job execute, {steps} no-op steps",
+            [str(BIN / "dagster"), *("job", "execute", "-f", str(noop), "-j", "workflow")],
+            {**env, "DAGSTER_HOME": str(home)},
         ),
         Command(
             "dagster job execute -j workflow (1 file)",
@@ -237,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = write_config(workdir)
         home = fresh_dagster_home(workdir)
-        rows = commands(config, home)
+        rows = commands(config, home, *write_noop_steps(workdir, config))
         print(
             f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
             f"load average before {load_average()}"
