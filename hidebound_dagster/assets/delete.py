@@ -10,7 +10,8 @@ from hidebound_dagster.resources import HideboundResource
 
 
 def clear(context: dg.AssetExecutionContext, hidebound: HideboundResource) -> dg.MaterializeResult:
-    """`staging/content` and `staging/metadata` removed; ingress untouched. In move mode,
+    """`staging/content` and `staging/metadata` removed, and the records about them (so an
+    incremental create after it stages everything afresh); ingress untouched. In move mode,
     content that not every configured exporter exported is kept (it is the only copy)."""
     config = hidebound.config
     try:
