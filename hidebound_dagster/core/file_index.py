@@ -101,8 +101,13 @@ def source(thing: Callable[..., Any] | type) -> str:
 
 def spec_version(spec: type[Specification]) -> str:
     """The code version of one specification: everything that decides the rows it derives."""
+    return versioned(spec, code_version())
+
+
+@cache  # both update steps ask; a class is built once per version of its file
+def versioned(spec: type[Specification], code: str) -> str:
     own = [cls for cls in spec.__mro__ if cls.__module__.split(".")[0] not in NOT_USER_CODE]
-    parts = [code_version(), *map(source, own)]
+    parts = [code, *map(source, own)]
     parts += [f"{name}={source(trait)}" for name, trait in spec.file_traits.items()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
