@@ -252,9 +252,9 @@ def assemble(files: pd.DataFrame, parts: list[pd.DataFrame], traits: list[str]) 
     for column in ["asset_name", "asset_path", "asset_type", *FILE_ERRORS]:
         if column not in table:
             table[column] = None
-    traits = trait_error_columns(table.columns)
+    failed = trait_error_columns(table.columns)
     table["file_error"] = join_errors(
-        [table[column] for column in FILE_ERRORS] + [trait_errors(table, traits)]
+        [table[column] for column in FILE_ERRORS] + [trait_errors(table, failed)]
     )
     table["file_id"] = ids_where_missing(table, "file_id", "filepath_relative")
     table["asset_id"] = ids_where_missing(table, "asset_id", "asset_path")
