@@ -18,7 +18,6 @@ there.
 
 from __future__ import annotations
 
-import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -30,7 +29,7 @@ from hidebound_dagster.core.incremental_metadata import describe_incremental
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster_tests.core.move_worker import EXPORTER, SPECS, update
-from hidebound_dagster_tests.reliability.kill_worker import child, say
+from hidebound_dagster_tests.reliability.kill_worker import run_child, say
 
 
 def create(
@@ -61,13 +60,7 @@ def serve() -> None:
             elif command == "run":
                 kill, op, ingress, staging, mode = args
                 valid = prepared.get(ingress) if op == "create" else None
-                sys.stdout.flush()
-                pid = os.fork()
-                if pid == 0:
-                    child(kill, partial(create, valid, Path(ingress), Path(staging), mode, specs))
-                say(f"child {pid}")
-                _, status = os.waitpid(pid, 0)
-                say(f"exit {pid} {os.waitstatus_to_exitcode(status)}")
+                run_child(kill, partial(create, valid, Path(ingress), Path(staging), mode, specs))
             elif command == "quit":
                 break
             else:

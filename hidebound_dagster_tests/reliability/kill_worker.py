@@ -232,6 +232,17 @@ def child(kill: str, work: Callable[[], None]) -> None:
         os._exit(code)
 
 
+def run_child(kill: str, work: Callable[[], None]) -> None:
+    """Fork, run `work` in the child (see child), and report the child's pid and exit code."""
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        child(kill, work)
+    say(f"child {pid}")
+    _, status = os.waitpid(pid, 0)
+    say(f"exit {pid} {os.waitstatus_to_exitcode(status)}")
+
+
 def serve() -> None:
     specs = load_specifications([SPECS])
     prepared: dict[tuple[str, str], Prepared] = {}
@@ -245,14 +256,7 @@ def serve() -> None:
                 say(f"prepared {len(prepared[(ingress, staging)].staged)}")
             elif command == "run":
                 kill, op, *rest = args
-                work = operation(op, rest, prepared, specs)
-                sys.stdout.flush()
-                pid = os.fork()
-                if pid == 0:
-                    child(kill, work)
-                say(f"child {pid}")
-                _, status = os.waitpid(pid, 0)
-                say(f"exit {pid} {os.waitstatus_to_exitcode(status)}")
+                run_child(kill, operation(op, rest, prepared, specs))
             elif command == "quit":
                 break
             else:
