@@ -122,7 +122,9 @@ def test_second_workflow_run_gives_an_identical_staging_tree(example: dict) -> N
         if k.startswith("content/")
     }
     assert metadata_without_chunk_names(staging) == example["first_metadata"]
-    assert sorted(p.name for p in staging.iterdir()) == [
+    # .verified.parquet: what the integrity check proved, once the staged files are older
+    # than its racy window (seconds, so present or not by the machine's speed)
+    assert sorted(p.name for p in staging.iterdir() if p.name != ".verified.parquet") == [
         ".lease",
         ".manifest.json",
         "content",

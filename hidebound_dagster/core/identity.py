@@ -8,6 +8,7 @@ import hashlib
 import os
 import stat
 import uuid
+from pathlib import Path
 
 import pandas as pd
 
@@ -72,3 +73,32 @@ def checked_status(
     if not is_the_file(status, expected):
         return None, f"{what}: it is no longer the file the scan saw (replaced or modified)"
     return status, None
+
+
+#: A tree entry's status as tree_status gives it; ctime cannot be set back by any user.
+TREE_STATUS = ["device", "inode", "size", "mtime_ns", "ctime_ns"]
+
+
+def tree_status(root: Path) -> pd.DataFrame:
+    """Every entry under `root` that is not a directory (links are not followed): its path
+    relative to root, device, inode, size, mtime_ns, ctime_ns, and whether it is a regular
+    file. Empty when root is not a directory."""
+    paths: list[str] = []
+    status: list[os.stat_result] = []
+    directories = [(str(root), "")] if root.is_dir() else []
+    while directories:
+        directory, prefix = directories.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    directories.append((entry.path, f"{prefix}{entry.name}/"))
+                else:
+                    paths.append(prefix + entry.name)
+                    status.append(entry.stat(follow_symlinks=False))
+    fields = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
+    columns = {
+        name: pd.array([getattr(s, field) for s in status], dtype="Int64")
+        for name, field in zip(TREE_STATUS, fields, strict=True)
+    }
+    regular = pd.Series([stat.S_ISREG(s.st_mode) for s in status], dtype=bool)
+    return pd.DataFrame({"path": pd.Series(paths, dtype=object), **columns, "regular": regular})

@@ -18,6 +18,7 @@ METADATA_TYPES: tuple[MetadataType, ...] = ("asset", "file", "asset-chunk", "fil
 PARTIAL = ".partial"  # suffix of a cross-filesystem move still in flight
 MANIFEST = ".manifest.json"  # what the last create staged, as digests
 STAGED = ".staged.parquet"  # per staged file: its source identity, sha256, staged identity
+VERIFIED = ".verified.parquet"  # what the integrity check proved, by file and record identity
 EXPORTS = ".exports"  # one record per exporter: which manifest it took
 LEASE = ".lease"  # the run that holds the staging directory
 DELETING = ".deleting"  # content on its way out (already cleared to go)
@@ -28,7 +29,7 @@ TABLE_SUFFIX = ".parquet"
 
 @dataclass(frozen=True)
 class Staging:
-    """The paths of one staging directory. Only `content/`, `metadata/`, the two records and the
+    """The paths of one staging directory. Only `content/`, `metadata/`, the records and the
     lease are ever written or removed; anything else a user keeps there is left alone."""
 
     root: Path
@@ -49,6 +50,11 @@ class Staging:
     def staged(self) -> Path:
         """The record of what is really staged, file by file (incremental staging reads it)."""
         return self.root / STAGED
+
+    @property
+    def verified(self) -> Path:
+        """What the integrity check proved intact, so that it reads only what changed since."""
+        return self.root / VERIFIED
 
     @property
     def exports(self) -> Path:
@@ -83,12 +89,13 @@ class Staging:
         """What a killed create, metadata write or delete left: work directories (and the old
         trees they replaced), content being deleted, a record's temporary file."""
         patterns = [f".{CONTENT}-*", f".{METADATA}-*", f"{DELETING}-*"]
-        patterns += [f".{MANIFEST}.*.tmp", f".{STAGED}.*.tmp"]
+        patterns += [f".{name}.*.tmp" for name in (MANIFEST, STAGED, VERIFIED)]
         return [path for pattern in patterns for path in self.root.glob(pattern)]
 
     def owned(self) -> list[Path]:
         """Everything delete removes: the content, the metadata and the records about them."""
-        return [self.content, self.metadata, self.manifest, self.exports, self.staged]
+        records = [self.manifest, self.exports, self.staged, self.verified]
+        return [self.content, self.metadata, *records]
 
 
 def tables_directory(storage_directory: str | Path) -> Path:

@@ -2,7 +2,7 @@
 
 Create writes a manifest (a digest of every staged file's path, size and sha256, and a digest of
 their sizes and modification times); each exporter records the manifest digest it exported; the
-integrity check proves content, metadata and manifest agree before anything is exported; and
+integrity check (verification.py) proves they agree before anything is exported; and
 delete in move mode requires every configured exporter to have exported exactly this content.
 """
 
@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import shutil
-import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,7 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from hidebound_dagster.core.identity import sha256_file
 from hidebound_dagster.core.layout import Staging
-from hidebound_dagster.core.parallel import Mapper, map_chunked, serial_map
 
 
 @dataclass(frozen=True)
@@ -127,10 +124,11 @@ def clear_exports(staging: Staging) -> None:
 
 
 def clear_records(staging: Staging) -> None:
-    """Forget what was staged and exported: the manifest, the export records and the record of
-    the staged files."""
+    """Forget what was staged, exported and proved intact: the manifest, the export records,
+    the record of the staged files and what the integrity check remembers."""
     clear_exports(staging)
     staging.staged.unlink(missing_ok=True)
+    staging.verified.unlink(missing_ok=True)
 
 
 def record_export(staging: Staging, exporter: str, manifest: Manifest) -> None:
@@ -169,67 +167,3 @@ def unexported(staging: Staging, exporters: Sequence[str]) -> list[str]:
         for exporter in exporters
         if exported_digest(staging, exporter) != manifest.content_digest
     ]
-
-
-def sha256_files(paths: list[str]) -> list[str]:
-    return [sha256_file(path) for path in paths]
-
-
-def verify_staging(staging: Staging, mapper: Mapper = serial_map, chunks: int = 16) -> list[str]:
-    """Every problem that makes this staging unfit to export: content without metadata, metadata
-    without content, sizes or sha256 that disagree, a missing or stale manifest."""
-    records, problems = file_metadata(staging)
-    stats = content_stats(staging.content)
-    problems += [
-        f"content/{path}: no file metadata describes it"
-        for path in sorted(set(stats) - set(records))
-    ]
-    problems += [
-        f"content/{path}: described by file metadata but missing"
-        for path in sorted(set(records) - set(stats))
-    ]
-    both = sorted(set(stats) & set(records))
-    regular = [p for p in both if stat.S_ISREG(stats[p].st_mode)]  # lstat: links are not
-    problems += [
-        f"content/{p}: not a regular file" for p in both if not stat.S_ISREG(stats[p].st_mode)
-    ]
-    sizes = [p for p in regular if stats[p].st_size != records[p]["size"]]
-    problems += [
-        f"content/{p}: {stats[p].st_size} bytes, its metadata says {records[p]['size']}"
-        for p in sizes
-    ]
-    paths = [str(staging.content / p) for p in regular]
-    digests = map_chunked(mapper, sha256_files, paths, chunks)
-    problems += [
-        f"content/{p}: sha256 differs from its metadata"
-        for p, actual in zip(regular, digests, strict=True)
-        if actual != records[p]["sha256"]
-    ]
-    manifest = read_manifest(staging)
-    if manifest is None:
-        problems.append(f"{staging.manifest.name}: missing; run create again")
-    elif not problems and manifest.content_digest != content_digest(
-        (p, stats[p].st_size, records[p]["sha256"]) for p in regular
-    ):
-        problems.append(f"{staging.manifest.name}: does not describe the staged files")
-    return problems
-
-
-def file_metadata(staging: Staging) -> tuple[dict[str, dict], list[str]]:
-    """The size and sha256 of each file metadata record, by its path under content/, and the
-    records that cannot be read."""
-    records: dict[str, dict] = {}
-    problems: list[str] = []
-    directory = staging.metadata_dir("file")
-    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
-        try:
-            record = json.loads(path.read_text())
-            records[record["filepath_relative"]] = {
-                "size": record["size"],
-                "sha256": record["sha256"],
-            }
-        except (OSError, ValueError, KeyError, TypeError):
-            problems.append(f"metadata/file/{path.name}: not a readable file metadata record")
-    if not staging.metadata.is_dir():
-        problems.append("metadata: missing; run create again")
-    return records, problems

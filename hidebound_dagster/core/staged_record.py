@@ -14,8 +14,6 @@ atomically.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hidebound_dagster.core.identity import IDENTITY_COLUMNS
+from hidebound_dagster.core.identity import IDENTITY_COLUMNS, tree_status
 from hidebound_dagster.core.layout import Staging
 from hidebound_dagster.core.manifest import write_atomically
 from hidebound_dagster.core.schemas import TEXT, SchemaError, conform
@@ -95,26 +93,10 @@ def indexed_chunks(staging: Staging) -> dict[str, Any]:
 def on_disk(content: Path) -> pd.DataFrame:
     """Every entry under content/ that is not a directory: its path relative to content, its
     identity (lstat: links are not followed) and whether it is a regular file."""
-    paths: list[str] = []
-    status: list[os.stat_result] = []
-    directories = [(str(content), "")] if content.is_dir() else []
-    while directories:
-        directory, prefix = directories.pop()
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    directories.append((entry.path, f"{prefix}{entry.name}/"))
-                else:
-                    paths.append(prefix + entry.name)
-                    status.append(entry.stat(follow_symlinks=False))
-    columns = {
-        name: pd.array([getattr(s, f"st_{field}") for s in status], dtype="Int64")
-        for name, field in zip(STAGED_IDENTITY, ("dev", "ino", "size", "mtime_ns"), strict=True)
-    }
-    regular = [stat.S_ISREG(s.st_mode) for s in status]
-    return pd.DataFrame(
-        {"filepath_relative": pd.Series(paths, dtype=object), **columns, "regular": regular}
-    )
+    disk = tree_status(content)
+    old, new = ["path", *IDENTITY_COLUMNS], ["filepath_relative", *STAGED_IDENTITY]
+    names = dict(zip(old, new, strict=True))
+    return disk[[*names, "regular"]].rename(columns=names)
 
 
 def texts(values: pd.Series | Iterable[str]) -> pa.Array:

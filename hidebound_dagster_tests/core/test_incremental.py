@@ -23,11 +23,12 @@ from hidebound_dagster.core.incremental_metadata import (
     describe_incremental,
 )
 from hidebound_dagster.core.layout import Staging
-from hidebound_dagster.core.manifest import read_manifest, verify_staging
+from hidebound_dagster.core.manifest import read_manifest
 from hidebound_dagster.core.metadata import describe_rebuild, json_lines
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.staged_record import read_record, write_record
 from hidebound_dagster.core.staging import Staged, StagingError, delete, stage_rebuild
+from hidebound_dagster.core.verification import verify_staging
 from hidebound_dagster_tests.core.move_worker import EXPORTER, SPECS, mark_exported, update
 
 RAW = "cat001/raw001"

@@ -18,8 +18,8 @@ from PIL import Image
 
 from hidebound_dagster.core.identity import path_id
 from hidebound_dagster.core.layout import Staging
-from hidebound_dagster.core.manifest import verify_staging
 from hidebound_dagster.core.staged_record import read_record
+from hidebound_dagster.core.verification import verify_staging
 from hidebound_dagster_tests.projects import job_execute
 from hidebound_dagster_tests.reliability import test_kill_points as kill_points
 from hidebound_dagster_tests.reliability.test_kill_points import (

@@ -27,10 +27,11 @@ from PIL import Image
 
 from hidebound_dagster.core import staging as staging_module
 from hidebound_dagster.core.layout import Staging
-from hidebound_dagster.core.manifest import verify_staging, write_manifest
+from hidebound_dagster.core.manifest import write_manifest
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.staging import StagingError, move_file, stage_content, stageable
+from hidebound_dagster.core.verification import verify_staging
 from hidebound_dagster.exporters import disk as disk_module
 from hidebound_dagster.exporters.disk import DiskExporter, copy_atomically
 from hidebound_dagster.exporters.errors import ExportError
