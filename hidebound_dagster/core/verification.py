@@ -58,19 +58,20 @@ def verify_staging(staging: Staging, mapper: Mapper = serial_map, chunks: int = 
         f"content/{p}: described by file metadata but missing"
         for p in sorted(both["filepath_relative"][missing])
     ]
-    both = both[~stray & ~missing].sort_values("filepath_relative", ignore_index=True)
+    both = both[~stray & ~missing]
     regular = both["regular"].astype(bool)
-    problems += [f"content/{p}: not a regular file" for p in both["path"][~regular]]
+    problems += [f"content/{p}: not a regular file" for p in sorted(both["path"][~regular])]
     both = both[regular]
     sized = both["content_size"].eq(both["size"]).astype(bool)
     problems += [
         f"content/{p}: {actual} bytes, its metadata says {said}"
-        for p, actual, said in rows(both[~sized], "path", "content_size", "size")
+        for p, actual, said in sorted(rows(both[~sized], "path", "content_size", "size"))
     ]
     both = both[sized]
     actual, hashed = actual_sha256(staging, both, known, mapper, chunks)
     matches = actual.eq(both["sha256"]).astype(bool)
-    problems += [f"content/{p}: sha256 differs from its metadata" for p in both["path"][~matches]]
+    differ = sorted(both["path"][~matches])
+    problems += [f"content/{p}: sha256 differs from its metadata" for p in differ]
     proved = both[matches]
     news = hashed + int((~proved["remembered"]).sum())
     write_verified(staging, proved, start, unchanged=not news and len(proved) == len(known))
