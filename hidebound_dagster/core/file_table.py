@@ -223,7 +223,7 @@ def identify(
     """The scanned files with absolute path, extension, specification token and spec error."""
     # a followed link is read through the file it resolves to (inside ingress)
     files["filepath"] = files["link_target"].fillna(str(ingress) + "/" + files["filepath_relative"])
-    files["extension"] = files["filename"].str.extract(r".\.([^.]*)$", expand=False)
+    files["extension"] = naming.extensions(files["filename"])
     files["specification"] = naming.find_specifications(files["filename"])
     files["spec_error"] = specification_errors(files["specification"], specs)
     return files

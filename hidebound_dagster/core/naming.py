@@ -69,6 +69,8 @@ _TOKEN_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 # Extension-only names: skip everything up to and including the last dot, if any.
 _EXTENSION_ONLY_SOURCE = rf"(?s)^(?:.*\.)?(?P<extension>{_ascii(TOKENS['extension'])})"
+# The file table's extension: what follows the last dot that is not the name's first character.
+_EXTENSION_AT_END = r".\.(?P<extension>[^.]*)$"
 # End-of-text anchors: Python's `$` also matches before a trailing newline, RE2's does not.
 _PYTHON_END = r"\Z"
 _ARROW_END = r"\z"
@@ -339,6 +341,13 @@ def find_specifications(names: pd.Series) -> pd.Series:
     at_boundary = _extract(text, _SPEC_AT_BOUNDARY)["specification"]
     anywhere = _extract(text, _SPEC_ANYWHERE)["specification"]
     return pd.Series(pc.coalesce(at_boundary, anywhere), index=names.index, dtype="str")
+
+
+def extensions(names: pd.Series) -> pd.Series:
+    """What follows the last dot of each name; missing where there is none, or where the name
+    is only a dot and what follows it (a hidden file)."""
+    found = _extract(names.astype("str"), _EXTENSION_AT_END)["extension"]
+    return pd.Series(found, index=names.index, dtype="str")
 
 
 # --- rendering -----------------------------------------------------------------------------

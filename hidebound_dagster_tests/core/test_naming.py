@@ -16,6 +16,7 @@ from hidebound_dagster.core.naming import (
     TOKENS,
     FilenameError,
     check_fields,
+    extensions,
     find_specifications,
     parse,
     parse_names,
@@ -745,3 +746,10 @@ def test_render_names_skips_absent_columns_but_needs_extension() -> None:
     assert render_names(table, ALL).tolist() == ["p-proj001.png"]
     with pytest.raises(KeyError):
         render_names(table.drop(columns="extension"), ALL)
+
+
+def test_extensions_are_what_follows_the_last_dot_of_a_name() -> None:
+    names = pd.Series(["a.png", "a.b.exr", ".hidden", "noext", "x.", "a.png\n", "é.tif"])
+    expected = ["png", "exr", None, None, "", "png\n", "tif"]
+    found = extensions(names)
+    assert [None if pd.isna(value) else value for value in found] == expected
