@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from contextlib import ExitStack
 from itertools import pairwise
 from pathlib import Path
@@ -25,16 +25,19 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from hidebound_dagster.core.identity import IDENTITY_COLUMNS, identity_of, ids
+from hidebound_dagster.core.identity import ids
 from hidebound_dagster.core.layout import METADATA_TYPES, Staging
 from hidebound_dagster.core.manifest import write_recorded_manifest
 from hidebound_dagster.core.metadata import (
+    KINDS,
+    SEPARATOR,
+    ChunkWriter,
     Described,
-    asset_records,
+    asset_batches,
+    chunk_identity,
     chunk_name,
     data_time,
-    file_records,
-    file_table_for_metadata,
+    records_of,
 )
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.staged_record import (
@@ -46,14 +49,9 @@ from hidebound_dagster.core.staged_record import (
     write_record,
 )
 
-#: Files described per batch: bounds what is held in memory.
-BATCH_ROWS = 20_000
 #: What a file's JSON is made of that its path does not name, besides its specification's
 #: traits (ids, names and paths follow from the path, the ingress and the staging directory).
 DESCRIBED = ["asset_path", "asset_name", "asset_type", "specification", "size", "sha256"]
-KINDS = ("file", "asset")
-SEPARATOR = b",\n"  # between two lines of a chunk
-COPY_BLOCK = 1 << 20
 PATH_OF = {"file": "filepath_relative", "asset": "asset_path"}  # what each kind's id is of
 
 
@@ -138,82 +136,6 @@ def replace_text(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text)
     temporary.replace(path)
-
-
-def asset_batches(table: pd.DataFrame, rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
-    """The table in slices of about `rows` files that never split an asset, in table order (one
-    slice when an asset's files are not contiguous, so the chunk order stays the table's)."""
-    codes = pd.factorize(table["asset_id"])[0]
-    if not len(codes):
-        return
-    if (np.diff(codes) < 0).any():
-        yield table
-        return
-    starts = np.flatnonzero(np.diff(codes, prepend=-1))
-    first = np.searchsorted(starts, np.arange(0, len(codes), rows))
-    cuts = np.unique(starts[first[first < len(starts)]])
-    for low, high in pairwise([*cuts.tolist(), len(codes)]):
-        yield table.iloc[low:high]
-
-
-class ChunkWriter:
-    """Writes one chunk (a JSON list, one record a line, as json_lines lays it out) to a hidden
-    temporary file, a line at a time or as byte ranges of an old chunk, then installs it as the
-    only chunk of its kind."""
-
-    def __init__(self, directory: Path, name: str) -> None:
-        self.path = directory / name
-        self.temporary = directory / f".{name}.{os.getpid()}.tmp"
-        self.handle = self.temporary.open("wb")
-        self.handle.write(b"[\n")
-        self.count = 0
-
-    def line(self, text: str) -> tuple[int, int]:
-        """Append one line; its offset and length."""
-        data = text.encode()
-        offset = self.handle.tell()
-        self.handle.write(data + SEPARATOR)
-        self.count += 1
-        return offset, len(data)
-
-    def copy(self, source: BinaryIO, offset: int, length: int, lines: int) -> int:
-        """Append `lines` whole lines that are `length` bytes at `offset` of an old chunk; the
-        offset they start at here."""
-        start = self.handle.tell()
-        source.seek(offset)
-        while length:
-            block = source.read(min(length, COPY_BLOCK))
-            if not block:
-                raise ValueError(f"{self.path.parent.name}: the old chunk ends early")
-            self.handle.write(block)
-            length -= len(block)
-        self.handle.write(SEPARATOR)
-        self.count += lines
-        return start
-
-    def install(self) -> dict[str, Any]:
-        """Close the chunk, rename it into place and remove every other entry beside it; its
-        name and identity, for the record."""
-        if self.count:  # the separator after the last line
-            self.handle.seek(-len(SEPARATOR), os.SEEK_END)
-        else:  # the "[" before the first
-            self.handle.seek(0)
-        self.handle.truncate()
-        self.handle.write(b"\n]" if self.count else b"[]")
-        self.handle.close()
-        self.temporary.replace(self.path)
-        for other in self.path.parent.iterdir():
-            if other != self.path:
-                other.unlink()
-        return chunk_identity(self.path)
-
-
-def chunk_identity(path: Path) -> dict[str, Any]:
-    """A chunk file's name and identity (device, inode, size, mtime)."""
-    return {
-        "name": path.name,
-        **dict(zip(IDENTITY_COLUMNS, identity_of(os.lstat(path)), strict=True)),
-    }
 
 
 def old_chunk(directory: Path, indexed: dict[str, Any] | None) -> Path | None:
@@ -355,7 +277,9 @@ def emit(
     fresh = rows["fresh"].to_numpy(dtype=bool)
     offsets = rows[f"{kind}_offset"].to_numpy(dtype=np.int64, na_value=-1)
     lengths = rows[f"{kind}_length"].to_numpy(dtype=np.int64, na_value=-1)
-    together = ~fresh[1:] & ~fresh[:-1] & (offsets[1:] == offsets[:-1] + lengths[:-1] + 2)
+    together = (
+        ~fresh[1:] & ~fresh[:-1] & (offsets[1:] == offsets[:-1] + lengths[:-1] + len(SEPARATOR))
+    )
     starts = np.flatnonzero(np.concatenate([[True], ~together]))
     lines = np.empty((len(rows), 2), dtype=np.int64)
     record_ids = rows[f"{kind}_id"].to_numpy()
@@ -377,9 +301,9 @@ def made_lines(
     """The JSON of these files and of their assets, by kind and id."""
     if fresh is None:
         return {"file": {}, "asset": {}}
-    records = file_records(file_table_for_metadata(fresh, specs, staging))
+    records, assets = records_of(fresh, specs, staging)
     files = dict(zip(fresh["file_id"], (json.dumps(r) for r in records), strict=True))
-    return {"file": files, "asset": {a["asset_id"]: json.dumps(a) for a in asset_records(records)}}
+    return {"file": files, "asset": {a["asset_id"]: json.dumps(a) for a in assets}}
 
 
 def kept_texts(layout: Staging, kept: pd.DataFrame) -> dict[str, dict[str, str]]:

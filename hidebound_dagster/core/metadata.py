@@ -1,20 +1,26 @@
 """Metadata of staged assets: one JSON per file and per asset, plus one chunk of each (a JSON
-list of them all), written to a fresh directory swapped in whole, so a reader never sees a
-partial set."""
+list of them all, one record a line), written to a fresh directory swapped in whole, so a
+reader never sees a partial set. Records are made and written a batch of whole assets at a
+time, their chunk lines streamed to disk, so memory does not grow with the staged table."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import numpy as np
 import pandas as pd
 
+from hidebound_dagster.core.identity import IDENTITY_COLUMNS, identity_of
 from hidebound_dagster.core.layout import METADATA_TYPES, Staging
 from hidebound_dagster.core.manifest import write_manifest
 from hidebound_dagster.core.specification import Specification
@@ -45,6 +51,12 @@ ASSET_LISTS = {
     "sizes": "size",
     "sha256s": "sha256",
 }
+KINDS = ("file", "asset")
+#: Files described per batch of whole assets: bounds what a metadata writer holds.
+BATCH_ROWS = 20_000
+#: A chunk's layout: "[", a line per record, "]"; "[]" when empty.
+OPEN, SEPARATOR, CLOSE, EMPTY = b"[\n", b",\n", b"\n]", b"[]"
+COPY_BLOCK = 1 << 20
 
 
 def plain(value: Any) -> Any:
@@ -139,6 +151,30 @@ def chunk_name(kind: str, now: datetime) -> str:
     return f"hidebound-{kind}-chunk_{now.strftime('%Y-%m-%dT-%H-%M-%S')}.json"
 
 
+def asset_batches(table: pd.DataFrame, rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+    """The table in slices of about `rows` files that never split an asset, in table order (one
+    slice when an asset's files are not contiguous, so the chunk order stays the table's)."""
+    codes = pd.factorize(table["asset_id"])[0]
+    if not len(codes):
+        return
+    if (np.diff(codes) < 0).any():
+        yield table
+        return
+    starts = np.flatnonzero(np.diff(codes, prepend=-1))
+    first = np.searchsorted(starts, np.arange(0, len(codes), rows))
+    cuts = np.unique(starts[first[first < len(starts)]])
+    for low, high in pairwise([*cuts.tolist(), len(codes)]):
+        yield table.iloc[low:high]
+
+
+def records_of(
+    files: pd.DataFrame, specs: Mapping[str, type[Specification]], staging: Path
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The file records and the asset records of these files (whole assets)."""
+    records = file_records(file_table_for_metadata(files, specs, staging))
+    return records, asset_records(records)
+
+
 def write_metadata(
     staging: Path,
     files: list[dict[str, Any]],
@@ -146,30 +182,131 @@ def write_metadata(
     now: datetime | None = None,
 ) -> None:
     """Write every metadata file into a fresh directory and swap it in as <staging>/metadata."""
+    write_batches(staging, [(files, assets)], now)
+
+
+def write_batches(
+    staging: Path,
+    batches: Iterable[tuple[list[dict[str, Any]], list[dict[str, Any]]]],
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """write_metadata of (file records, asset records) made a batch at a time: each record goes
+    to its JSON and its chunk line as its batch comes, so no more than a batch is held; how
+    many records of each kind were written."""
     now = now or datetime.now()
     remove_leftovers(staging)  # of an earlier write killed half-way
     layout = Staging(staging)
     work = layout.work_dir("metadata")
     try:
-        for kind in METADATA_TYPES:
-            (work / kind).mkdir(parents=True)
-        for record in files:
-            (work / "file" / f"{record['file_id']}.json").write_text(json.dumps(record))
-        for record in assets:
-            (work / "asset" / f"{record['asset_id']}.json").write_text(json.dumps(record))
-        (work / "file-chunk" / chunk_name("file", now)).write_text(json_lines(files))
-        (work / "asset-chunk" / chunk_name("asset", now)).write_text(json_lines(assets))
+        for directory in METADATA_TYPES:
+            (work / directory).mkdir(parents=True)
+        with ExitStack() as stack:
+            writers = {
+                kind: stack.enter_context(
+                    ChunkWriter(work / f"{kind}-chunk", chunk_name(kind, now), aside=False)
+                )
+                for kind in KINDS
+            }
+            for batch in batches:
+                for kind, records in zip(KINDS, batch, strict=True):
+                    write_records(work / kind, f"{kind}_id", records, writers[kind])
+            for writer in writers.values():
+                writer.install()
+        counts = {kind: writer.count for kind, writer in writers.items()}
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     swap_in(work, layout.metadata)
+    return counts
+
+
+def write_records(
+    directory: Path, key: str, records: list[dict[str, Any]], chunk: ChunkWriter
+) -> None:
+    """Each record as <directory>/<record[key]>.json and as a line of the chunk."""
+    for record in records:
+        text = json.dumps(record)
+        (directory / f"{record[key]}.json").write_text(text)
+        chunk.line(text)
 
 
 def json_lines(records: list[dict[str, Any]]) -> str:
-    """A JSON list with one record per line, as the original chunk files are laid out."""
+    """A whole chunk's text, laid out as ChunkWriter writes it (the original chunk layout)."""
     if not records:
-        return "[]"
-    return "[\n" + ",\n".join(json.dumps(record) for record in records) + "\n]"
+        return EMPTY.decode()
+    lines = SEPARATOR.join(json.dumps(record).encode() for record in records)
+    return (OPEN + lines + CLOSE).decode()
+
+
+class ChunkWriter:
+    """Writes one chunk (a JSON list, one record a line), a line at a time or as byte ranges of
+    an old chunk, then installs it as the only chunk of its kind. It is written to a hidden
+    temporary file renamed into place, or, in a work directory that is swapped in whole
+    (`aside=False`), under its own name. As a context manager, a chunk not installed is
+    removed on exit."""
+
+    def __init__(self, directory: Path, name: str, aside: bool = True) -> None:
+        self.path = directory / name
+        self.temporary = directory / f".{name}.{os.getpid()}.tmp" if aside else self.path
+        self.handle = self.temporary.open("wb")
+        self.handle.write(OPEN)
+        self.count = 0
+
+    def __enter__(self) -> ChunkWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.handle.closed:
+            self.handle.close()
+            self.temporary.unlink(missing_ok=True)
+
+    def line(self, text: str) -> tuple[int, int]:
+        """Append one line; its offset and length."""
+        data = text.encode()
+        offset = self.handle.tell()
+        self.handle.write(data + SEPARATOR)
+        self.count += 1
+        return offset, len(data)
+
+    def copy(self, source: BinaryIO, offset: int, length: int, lines: int) -> int:
+        """Append `lines` whole lines that are `length` bytes at `offset` of an old chunk; the
+        offset they start at here."""
+        start = self.handle.tell()
+        source.seek(offset)
+        while length:
+            block = source.read(min(length, COPY_BLOCK))
+            if not block:
+                raise ValueError(f"{self.path.parent.name}: the old chunk ends early")
+            self.handle.write(block)
+            length -= len(block)
+        self.handle.write(SEPARATOR)
+        self.count += lines
+        return start
+
+    def install(self) -> dict[str, Any]:
+        """Close the chunk, rename it into place (when written aside) and remove every other
+        entry beside it; its name and identity, for the record."""
+        if self.count:  # the separator after the last line
+            self.handle.seek(-len(SEPARATOR), os.SEEK_END)
+        else:  # the "[" before the first
+            self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(CLOSE if self.count else EMPTY)
+        self.handle.close()
+        if self.temporary != self.path:
+            self.temporary.replace(self.path)
+        for other in self.path.parent.iterdir():
+            if other != self.path:
+                other.unlink()
+        return chunk_identity(self.path)
+
+
+def chunk_identity(path: Path) -> dict[str, Any]:
+    """A chunk file's name and identity (device, inode, size, mtime)."""
+    return {
+        "name": path.name,
+        **dict(zip(IDENTITY_COLUMNS, identity_of(os.lstat(path)), strict=True)),
+    }
 
 
 @dataclass(frozen=True)
@@ -184,11 +321,17 @@ class Described:
 
 
 def describe_rebuild(
-    staging: Path, staged: pd.DataFrame, specs: Mapping[str, type[Specification]]
+    staging: Path,
+    staged: pd.DataFrame,
+    specs: Mapping[str, type[Specification]],
+    batch_rows: int = BATCH_ROWS,
 ) -> Described:
-    """Write the metadata of every staged file afresh (write_metadata), then the manifest."""
-    files = file_records(file_table_for_metadata(staged, specs, staging))
-    assets = asset_records(files)
-    write_metadata(staging, files, assets, data_time(staged))
+    """Write the metadata of every staged file afresh, a batch of whole assets at a time
+    (write_batches), then the manifest."""
+    batches = asset_batches(staged, batch_rows)
+    counts = write_batches(
+        staging, (records_of(batch, specs, staging) for batch in batches), data_time(staged)
+    )
     manifest = write_manifest(Staging(staging), staged)
-    return Described(len(assets), len(files), len(assets), len(files), manifest.content_digest)
+    files, assets = counts["file"], counts["asset"]
+    return Described(assets, files, assets, files, manifest.content_digest)
