@@ -261,16 +261,16 @@ def test_unreadable_directory(ingress: Path) -> None:
 
 @pytest.fixture
 def refuse_to_list(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """os.scandir raises PermissionError for directories named in the yielded list."""
+    """Opening a directory named in the yielded list raises PermissionError."""
     refused: list[str] = []
-    real = os.scandir
+    real = scan.open_directory
 
-    def scandir(path: str) -> Iterator[os.DirEntry]:
+    def open_directory(path: str) -> int:
         if Path(path).name in refused:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
         return real(path)
 
-    monkeypatch.setattr(scan.os, "scandir", scandir)
+    monkeypatch.setattr(scan, "open_directory", open_directory)
     yield refused
 
 
@@ -344,3 +344,38 @@ def test_a_listing_packed_in_batches_is_the_same_table(
     pd.testing.assert_frame_equal(scan_directory(ingress), whole)
     assert len(whole) > 4
     assert whole["scan_error"].notna().sum() == 2
+
+
+def test_a_file_gone_between_listing_and_lstat_is_a_row_and_its_neighbours_are_kept(
+    ingress: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The directory's plain entries are lstat-ed in one go; when one of them fails, every
+    entry of that directory is read on its own, so only the vanished one carries the error."""
+    write(ingress / "a" / "b" / "gone.png", b"123")
+    real = os.scandir
+
+    def scandir(path: int) -> Iterator[os.DirEntry]:
+        entries = list(real(path))
+        if any(entry.name == "gone.png" for entry in entries):
+            (ingress / "a" / "b" / "gone.png").unlink()  # after the listing, before the lstat
+        return iter(entries)
+
+    monkeypatch.setattr(scan.os, "scandir", scandir)
+    table = scan_directory(ingress)
+    assert error_of(table, "a/b/gone.png") == "cannot read: No such file or directory"
+    assert pd.isna(rows(table)["a/b/gone.png"]["size"])
+    assert error_of(table, "a/b/f.png") is None
+    assert rows(table)["a/b/f.png"]["size"] == 5
+    assert len(table) == len(ALL) + 1
+
+
+def test_only_directories_are_opened_to_be_listed(tmp_path: Path) -> None:
+    """A FIFO where a directory was (swapped in during the walk) is refused at once, never
+    opened: opening it for reading would block until a writer came."""
+    fifo = tmp_path / "was-a-directory"
+    os.mkfifo(fifo)
+    with pytest.raises(NotADirectoryError):
+        scan.open_directory(str(fifo))
+    write(tmp_path / "file.png")
+    with pytest.raises(NotADirectoryError):
+        scan.open_directory(str(tmp_path / "file.png"))
