@@ -21,9 +21,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from hidebound_dagster.core.lookup import positions, same_values
 from hidebound_dagster.core.schemas import (
     FILE_TABLE,
     SchemaError,
@@ -116,21 +118,23 @@ def spec_versions(specs: Mapping[str, type[Specification]]) -> dict[str, str]:
     return {token: spec_version(spec) for token, spec in specs.items()}
 
 
-def reusable(files: pd.DataFrame, index: FileIndex) -> pd.Series:
-    """Which scanned files have an indexed row that may stand for them, as a boolean mask."""
+def indexed_positions(files: pd.DataFrame, index: FileIndex) -> np.ndarray:
+    """For each scanned file, the position of the indexed row that may stand for it; -1 where
+    none may (a new or changed file, another spec version, an error to be read again)."""
     indexed = index.rows
     if indexed.empty or files.empty:
-        return pd.Series(False, index=files.index)
-    current = files["specification"].map(dict(index.versions)).astype(object)
-    found = files[["filepath_relative"]].join(
-        indexed.set_index("filepath_relative")[[*SAME_FILE, VERSION_COLUMN]], on="filepath_relative"
+        return np.full(len(files), -1, dtype=np.int64)
+    found = positions(files["filepath_relative"], indexed["filepath_relative"])
+    same = (
+        (found >= 0) & files["scan_error"].isna().to_numpy() & files["spec_error"].isna().to_numpy()
     )
-    same = pd.Series(True, index=files.index)
+    taken = indexed[[*SAME_FILE, VERSION_COLUMN]].take(np.where(same, found, 0))
     for column in SAME_FILE:
-        now, then = files[column].astype(object), found[column].astype(object)
-        same &= (now == then).fillna(False).astype(bool) | (now.isna() & then.isna())
-    same &= (found[VERSION_COLUMN].astype(object) == current).fillna(False).astype(bool)
-    return same & files["scan_error"].isna() & files["spec_error"].isna()
+        same &= same_values(files[column], taken[column])
+    current = files["specification"].map(dict(index.versions))
+    same &= same_values(current.astype(object), taken[VERSION_COLUMN].astype(object))
+    same &= current.notna().to_numpy()
+    return np.where(same, found, -1)
 
 
 def read_index(path: Path, versions: Mapping[str, str]) -> tuple[FileIndex, str | None]:

@@ -7,10 +7,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple, overload
 
+import numpy as np
 import pandas as pd
 
 from hidebound_dagster.core import naming
-from hidebound_dagster.core.file_index import FileIndex, reusable
+from hidebound_dagster.core.file_index import FileIndex, indexed_positions
 from hidebound_dagster.core.identity import IDENTITY_COLUMNS, Identity, checked_status, ids
 from hidebound_dagster.core.parallel import Mapper, map_chunks, serial_map
 from hidebound_dagster.core.progress import Progress
@@ -179,14 +180,16 @@ def update_file_table(
     reused."""
     scanned = select(scan_directory(ingress, follow_symlinks), include_regex, exclude_regex)
     files = identify(scanned, ingress, specs)
-    reuse = reusable(files, index) if index is not None else pd.Series(False, index=files.index)
+    found = indexed_positions(files, index) if index is not None else np.full(len(files), -1)
+    reuse = found >= 0
     fresh = by_specification(files[~reuse], specs)
     parts = [
         parse_spec_rows(spec, rows).join(trait_table(spec, readable(rows), mapper, chunks, log))
         for spec, rows in fresh
     ]
     if index is not None:
-        parts += indexed_parts(files[reuse], index.take(), specs)
+        at = pd.Series(found[reuse], index=files.index[reuse])
+        parts += indexed_parts(files[reuse], index.take(), at, specs)
     read = sum(len(readable(rows)) for _, rows in fresh)
     traits = sorted({name for spec in specs.values() for name in spec.file_traits})
     return assemble(files, parts, traits), Reads(read=read, reused=int(reuse.sum()))
@@ -203,16 +206,19 @@ def derived_columns(spec: type[Specification]) -> list[str]:
 
 
 def indexed_parts(
-    files: pd.DataFrame, indexed: pd.DataFrame, specs: Mapping[str, type[Specification]]
+    files: pd.DataFrame,
+    indexed: pd.DataFrame,
+    at: pd.Series,
+    specs: Mapping[str, type[Specification]],
 ) -> list[pd.DataFrame]:
-    """The derived columns of unchanged files, taken from their indexed rows. A trait error
-    column comes along only where one of these rows has such an error, as a fresh read gives."""
-    rows = indexed.set_index("filepath_relative")
+    """The derived columns of unchanged files, taken from their indexed rows (at the position
+    `at` gives each file). A trait error column comes along only where one of these rows has
+    such an error, as a fresh read gives."""
     parts = []
     for spec, group in by_specification(files, specs):
         errors = [f"{name}_error" for name in spec.file_traits]
-        columns = [c for c in derived_columns(spec) if c in rows or c not in errors]
-        part = rows.loc[group["filepath_relative"], columns].set_axis(group.index)
+        columns = [c for c in derived_columns(spec) if c in indexed or c not in errors]
+        part = indexed[columns].take(at[group.index].to_numpy()).set_axis(group.index)
         parts.append(part.drop(columns=[c for c in errors if c in part and part[c].isna().all()]))
     return parts
 

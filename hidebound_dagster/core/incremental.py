@@ -24,15 +24,14 @@ import pandas as pd
 
 from hidebound_dagster.core.identity import IDENTITY_COLUMNS
 from hidebound_dagster.core.layout import Staging
+from hidebound_dagster.core.lookup import among, positions
 from hidebound_dagster.core.manifest import clear_exports
 from hidebound_dagster.core.schemas import conform
 from hidebound_dagster.core.staged_record import (
     LINES,
     RECORD,
     STAGED_IDENTITY,
-    among,
     on_disk,
-    positions,
     read_record,
     write_record,
 )

@@ -27,6 +27,7 @@ import pandas as pd
 
 from hidebound_dagster.core.identity import ids
 from hidebound_dagster.core.layout import METADATA_TYPES, Staging
+from hidebound_dagster.core.lookup import among, positions
 from hidebound_dagster.core.manifest import write_recorded_manifest
 from hidebound_dagster.core.metadata import (
     KINDS,
@@ -42,9 +43,7 @@ from hidebound_dagster.core.metadata import (
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.staged_record import (
     LINES,
-    among,
     indexed_chunks,
-    positions,
     read_record,
     write_record,
 )

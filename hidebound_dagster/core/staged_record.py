@@ -14,14 +14,12 @@ atomically.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hidebound_dagster.core.identity import IDENTITY_COLUMNS, tree_status
@@ -97,23 +95,3 @@ def on_disk(content: Path) -> pd.DataFrame:
     old, new = ["path", *IDENTITY_COLUMNS], ["filepath_relative", *STAGED_IDENTITY]
     names = dict(zip(old, new, strict=True))
     return disk[[*names, "regular"]].rename(columns=names)
-
-
-def texts(values: pd.Series | Iterable[str]) -> pa.Array:
-    """Text as an Arrow array (an Arrow-backed column as it is, without a Python object per
-    value), for lookups by pyarrow's hash tables."""
-    if isinstance(values, pd.Series):
-        return pa.array(values, type=pa.string(), from_pandas=True)
-    return pa.array(list(values), type=pa.string())
-
-
-def among(values: pd.Series, pool: pd.Series | Iterable[str]) -> pd.Series:
-    """Whether each value is one of the pool's (missing values are not)."""
-    found = pc.is_in(texts(values), value_set=texts(pool)).fill_null(False)
-    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
-
-
-def positions(values: pd.Series, pool: pd.Series) -> np.ndarray:
-    """Where each value first is in the pool, -1 where it is not."""
-    found = pc.index_in(texts(values), value_set=texts(pool)).fill_null(-1)
-    return found.to_numpy(zero_copy_only=False).astype(np.int64)
