@@ -230,14 +230,6 @@ def write_records(
         chunk.line(text)
 
 
-def json_lines(records: list[dict[str, Any]]) -> str:
-    """A whole chunk's text, laid out as ChunkWriter writes it (the original chunk layout)."""
-    if not records:
-        return EMPTY.decode()
-    lines = SEPARATOR.join(json.dumps(record).encode() for record in records)
-    return (OPEN + lines + CLOSE).decode()
-
-
 class ChunkWriter:
     """Writes one chunk (a JSON list, one record a line), a line at a time or as byte ranges of
     an old chunk, then installs it as the only chunk of its kind. It is written to a hidden
