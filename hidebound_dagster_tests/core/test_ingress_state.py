@@ -11,6 +11,7 @@ import pytest
 
 from hidebound_dagster.core import scan
 from hidebound_dagster.core.ingress_state import ingress_state
+from hidebound_dagster_tests.core.listing_order import list_in_name_order
 
 TIME = 1_700_000_000_123_456_789
 
@@ -132,15 +133,8 @@ def test_digest_does_not_depend_on_listing_order_or_batches(
     for index in range(20):
         write(ingress / "d" / f"more{index:02d}.png", bytes(index), TIME + index)
     expected = digest(ingress)
-    real = os.scandir
     for reverse in (False, True):
-        monkeypatch.setattr(
-            scan.os,
-            "scandir",
-            lambda path, reverse=reverse: iter(
-                sorted(real(path), key=lambda entry: entry.name, reverse=reverse)
-            ),
-        )
+        list_in_name_order(monkeypatch, reverse)
         for batch in (3, 7, scan.BATCH):
             monkeypatch.setattr(scan, "BATCH", batch)
             assert digest(ingress) == expected, (reverse, batch)

@@ -12,6 +12,7 @@ import pytest
 
 from hidebound_dagster.core import scan
 from hidebound_dagster.core.scan import SCAN_COLUMNS, scan_directory, select
+from hidebound_dagster_tests.core.listing_order import list_in_name_order
 
 WEIRD_INGRESS = "in (1)+[x]"
 
@@ -299,16 +300,9 @@ def test_scan_does_not_depend_on_listing_order(
     write(root / "b_real" / "f.png")
     (root / "a_link").symlink_to("b_real", target_is_directory=True)
     (root / "z_link").symlink_to("b_real", target_is_directory=True)
-    real = os.scandir
     results = []
     for reverse in (False, True):
-        monkeypatch.setattr(
-            scan.os,
-            "scandir",
-            lambda path, reverse=reverse: iter(
-                sorted(real(path), key=lambda entry: entry.name, reverse=reverse)
-            ),
-        )
+        list_in_name_order(monkeypatch, reverse)
         table = scan_directory(root)
         results.append(table.astype(str).to_dict("records"))
         assert "b_real/f.png" in set(table["filepath_relative"]), reverse
