@@ -16,7 +16,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from hidebound_dagster.core import pillow_headers
@@ -181,6 +180,9 @@ def _read(kind: str, path: str, size: int, decode: bool) -> ImageHeader | VideoH
 
 
 def extension(path: str) -> str:
-    """The file's extension, lower case ('' when it has none)."""
-    suffix = Path(path).suffix
-    return suffix[1:].lower()
+    """The file's extension, lower case: what follows the last dot of its name, unless that dot
+    starts or ends the name ('' then, as pathlib's suffix). String work: a Path per file cost
+    a tenth of a header read."""
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[dot + 1 :].lower() if 0 < dot < len(name) - 1 else ""

@@ -290,3 +290,19 @@ def test_a_header_read_first_does_not_count_as_a_decode(tmp_path: Path) -> None:
     assert image_width(path) == 64
     with pytest.raises(TraitError, match="does not decode to its last pixel"):
         traits.image_decodes(path)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/in/a/p-x_v001.PNG", "png"),
+        ("/in/a/b.tar.gz", "gz"),
+        ("/in/a.dir/noext", ""),
+        ("/in/a/.hidden", ""),
+        ("/in/a/name.", ""),
+        ("/in/a/..png", "png"),
+        ("relative.exr", "exr"),
+    ],
+)
+def test_extension_is_what_follows_the_last_dot_of_the_name(path: str, expected: str) -> None:
+    assert traits.extension(path) == expected
