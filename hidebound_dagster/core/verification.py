@@ -123,14 +123,14 @@ def described(staging: Staging, known: pd.DataFrame) -> tuple[pd.DataFrame, list
 def read_records(directory: Path, jsons: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The path, size and sha256 stated by each of these records, and those that cannot be
     read (a record that is not a regular file is never opened: a FIFO would block)."""
-    rows, problems = [], []
+    statements, problems = [], []
     for name, regular in sorted(jsons.itertuples(index=False)):
         try:
             record = json.loads((directory / name).read_text()) if regular else None
-            rows.append((name, *stated(record)))
+            statements.append((name, *stated(record)))
         except (OSError, ValueError, KeyError, TypeError):
             problems.append(f"metadata/file/{name}: not a readable file metadata record")
-    return pd.DataFrame(rows, columns=DESCRIBED, dtype=object), problems
+    return pd.DataFrame(statements, columns=DESCRIBED, dtype=object), problems
 
 
 def stated(record: object) -> tuple[str, int, str]:
