@@ -301,3 +301,21 @@ def test_config_error_fails_the_run_before_any_file_is_touched(tmp_path: Path) -
         assert "ingress_directory:" in text
         assert "Traceback" not in text
         assert 'File "' not in text
+
+
+def test_one_specification_check_runs_alone_from_the_shared_step(run: Run) -> None:
+    """The checks on asset_table share one step; asked for one (as the UI does), the step
+    evaluates that one only, from the stored table."""
+    defs = build_defs(load_location(run.ingress.parent / "hidebound.yaml"))
+    key = dg.AssetCheckKey(ASSET_TABLE, "raw001_assets_pass")
+    job = dg.define_asset_job("one_check", selection=dg.AssetSelection.checks(key))
+    result = (
+        dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+        .resolve_job_def("one_check")
+        .execute_in_process(instance=run.instance, raise_on_error=False)
+    )
+    assert result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.asset_check_key == key
+    assert evaluation.passed is False
+    assert evaluation.description == "3 of 5 raw001 assets failed their specification"
