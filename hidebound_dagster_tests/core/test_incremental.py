@@ -85,11 +85,6 @@ def ingress(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def staging(tmp_path: Path) -> Path:
-    return tmp_path / "hidebound"
-
-
 def create(ingress: Path, staging: Path, specs: dict, mode: str = "copy") -> Staged:
     """update, then the incremental create and its metadata, as the Dagster assets chain them."""
     staged = stage_incremental(update(ingress, specs)["valid"], ingress, staging, mode)

@@ -95,11 +95,6 @@ def ingress(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def staging(tmp_path: Path) -> Path:
-    return tmp_path / "hidebound"
-
-
-@pytest.fixture
 def staged(ingress: Path, staging: Path) -> dict:
     """One copy-mode create, with the ingress bytes it started from."""
     sizes = {p.relative_to(ingress).as_posix(): p.stat().st_size for p in ingress.rglob("*.png")}

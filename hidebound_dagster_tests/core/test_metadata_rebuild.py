@@ -45,11 +45,6 @@ def ingress(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def staging(tmp_path: Path) -> Path:
-    return tmp_path / "hidebound"
-
-
-@pytest.fixture
 def staged(ingress: Path, staging: Path, specs: dict) -> pd.DataFrame:
     """The staged table of a copy-mode rebuild (12 files: one file asset, a sequence of 3, a
     complex of 8), with fixed sizes and checksums so the pinned bytes do not depend on how the

@@ -96,11 +96,6 @@ def ingress(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def staging(tmp_path: Path) -> Path:
-    return tmp_path / "hidebound"
-
-
-@pytest.fixture
 def specs() -> dict:
     return load_specifications([SPECS])
 
