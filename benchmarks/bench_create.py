@@ -44,14 +44,14 @@ def create(valid: pd.DataFrame, specs: dict, ingress: Path, staging: Path) -> No
         data_time,
         file_records,
         file_table_for_metadata,
-        write_metadata,
+        write_batches,
     )
     from hidebound_dagster.core.staging import stage_content, stageable
 
     files, _ = stageable(valid)
     files["sha256"] = stage_content(files, ingress, staging, "copy")
     records = file_records(file_table_for_metadata(files, specs, staging))
-    write_metadata(staging, records, asset_records(records), data_time(files))
+    write_batches(staging, [(records, asset_records(records))], data_time(files))
 
 
 def main(argv: list[str] | None = None) -> None:

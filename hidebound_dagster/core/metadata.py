@@ -175,24 +175,15 @@ def records_of(
     return records, asset_records(records)
 
 
-def write_metadata(
-    staging: Path,
-    files: list[dict[str, Any]],
-    assets: list[dict[str, Any]],
-    now: datetime | None = None,
-) -> None:
-    """Write every metadata file into a fresh directory and swap it in as <staging>/metadata."""
-    write_batches(staging, [(files, assets)], now)
-
-
 def write_batches(
     staging: Path,
     batches: Iterable[tuple[list[dict[str, Any]], list[dict[str, Any]]]],
     now: datetime | None = None,
 ) -> dict[str, int]:
-    """write_metadata of (file records, asset records) made a batch at a time: each record goes
-    to its JSON and its chunk line as its batch comes, so no more than a batch is held; how
-    many records of each kind were written."""
+    """Write every metadata file into a fresh directory and swap it in as <staging>/metadata,
+    from (file records, asset records) made a batch at a time: each record goes to its JSON and
+    its chunk line as its batch comes, so no more than a batch is held; how many records of
+    each kind were written."""
     now = now or datetime.now()
     remove_leftovers(staging)  # of an earlier write killed half-way
     layout = Staging(staging)

@@ -37,7 +37,7 @@ from hidebound_dagster.core.metadata import (
     asset_records,
     file_records,
     file_table_for_metadata,
-    write_metadata,
+    write_batches,
 )
 from hidebound_dagster.core.specification_files import load_specifications
 from hidebound_dagster.core.staging import stage_content, stageable
@@ -83,7 +83,7 @@ def create(
     table = file_table_for_metadata(staged.assign(sha256=digests), specs, staging)
     files = file_records(table)
     assets = asset_records(files)
-    write_metadata(staging, files, assets, now)
+    write_batches(staging, [(files, assets)], now)
     write_manifest(Staging(staging), staged.assign(sha256=digests))
     if say:
         say(f"done {time.monotonic()}")

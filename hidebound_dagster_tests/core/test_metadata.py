@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hidebound_dagster.core.identity import ID_NAMESPACE
-from hidebound_dagster.core.metadata import asset_records, write_metadata
+from hidebound_dagster.core.metadata import asset_records, write_batches
 from hidebound_dagster_tests.conftest import write_frames, write_tiles
 from hidebound_dagster_tests.core.move_worker import pipeline
 from hidebound_dagster_tests.images import write_png
@@ -303,7 +303,7 @@ def test_chunks_are_json_lists_with_one_record_per_file_and_asset(
 
 
 def test_chunk_names_carry_the_time_of_the_create(tmp_path: Path) -> None:
-    write_metadata(tmp_path, [], [], datetime(2026, 11, 26, 4, 11, 16))
+    write_batches(tmp_path, [([], [])], datetime(2026, 11, 26, 4, 11, 16))
     assert [p.name for p in (tmp_path / "metadata" / "file-chunk").iterdir()] == [
         "hidebound-file-chunk_2026-11-26T-04-11-16.json"
     ]
@@ -334,7 +334,7 @@ def test_disk_full_while_writing_metadata_keeps_the_old_metadata_and_no_temporar
 
     monkeypatch.setattr(Path, "write_text", write_text)
     with pytest.raises(OSError):
-        write_metadata(staging, staged["files"], staged["assets"])
+        write_batches(staging, [(staged["files"], staged["assets"])])
     monkeypatch.undo()
     after = {
         p.relative_to(staging).as_posix(): p.read_bytes()

@@ -14,7 +14,7 @@ and answers `ready`, `prepared <files>`, `child <pid>`, the child's own lines an
 
 OP is one of
     create INGRESS STAGING          stage_content, write_mode copy, of the prepared files
-    metadata INGRESS STAGING        write_metadata + write_manifest of the prepared files
+    metadata INGRESS STAGING        write_batches + write_manifest of the prepared files
     pipeline INGRESS STAGING MODE   update -> create -> metadata, afresh (the Dagster assets'
                                     steps without Dagster; chunk names from data_time)
     delete INGRESS STAGING MODE     core.staging.delete, with move_worker.EXPORTER configured
@@ -58,7 +58,7 @@ from hidebound_dagster.core.metadata import (
     data_time,
     file_records,
     file_table_for_metadata,
-    write_metadata,
+    write_batches,
 )
 from hidebound_dagster.core.specification import Specification
 from hidebound_dagster.core.specification_files import load_specifications
@@ -117,7 +117,7 @@ def prepare(ingress: Path, staging: Path, specs: dict[str, type[Specification]])
 def describe(staging: Path, staged: pd.DataFrame, specs: dict[str, type[Specification]]) -> None:
     """The metadata step exactly as the `metadata` asset runs it."""
     files = file_records(file_table_for_metadata(staged, specs, staging))
-    write_metadata(staging, files, asset_records(files), data_time(staged))
+    write_batches(staging, [(files, asset_records(files))], data_time(staged))
     write_manifest(Staging(staging), staged)
 
 
@@ -190,7 +190,7 @@ def operation(
         ready = prepared[(ingress, staging)]
 
         def metadata() -> None:
-            write_metadata(Path(staging), ready.files, ready.assets, data_time(ready.staged))
+            write_batches(Path(staging), [(ready.files, ready.assets)], data_time(ready.staged))
             write_manifest(Staging(Path(staging)), ready.staged)
 
         return metadata

@@ -408,7 +408,7 @@ def world(worker: Worker, base: Path) -> World:
         assert {path.split("/")[0] for path in staged} == {"content"}  # nothing else, yet
     w.states.save("staged", w.staging, w.target)
 
-    # metadata (write_metadata + write_manifest): over staged content, and over a whole staging.
+    # metadata (write_batches + write_manifest): over staged content, and over a whole staging.
     for start in ("staged", "complete"):
         w.measure(worker, "metadata", start, "metadata", w.ingress, w.staging)
         assert tree(w.staging) == complete  # the metadata step alone writes what the pipeline did
@@ -581,7 +581,7 @@ def test_copy_create_survives_kill_points(worker: Worker, world: World) -> None:
 
 @pytest.mark.parametrize("rerun", ["metadata", "create"])
 def test_metadata_write_survives_kill_points(worker: Worker, world: World, rerun: str) -> None:
-    """write_metadata + write_manifest: metadata and manifest are absent, old or whole, content
+    """write_batches + write_manifest: metadata and manifest are absent, old or whole, content
     is untouched, and a re-run gives the uninterrupted staging, whether it is the metadata step
     alone (Dagster's re-execution of the failed `metadata` step) or the whole create."""
     complete = world.trees["complete"]
